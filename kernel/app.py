@@ -1,0 +1,106 @@
+"""``create_app(settings)``: the only place the Litestar application is built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+import webui
+from kernel import __version__
+from kernel.auth.tokens import build_auth, login
+from kernel.config import Settings, load_settings
+from kernel.db import migrate
+from kernel.errors import EXCEPTION_HANDLERS
+from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
+from kernel.logs import configure_logging
+from kernel.plugins.manager import PluginLoadError
+from kernel.plugins.routing import plugin_routers, plugin_static_routers
+from kernel.runtime import Kernel, build_kernel
+from kernel.web.context import RequestContextMiddleware
+from kernel.web.health import healthz, readyz
+from kernel.web.templates import build_template_config, set_request_translator
+
+__all__ = ["create_app"]
+
+KERNEL_LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None) -> Litestar:
+    """Build the app: plugins loaded and checked, database opened (and migrated when configured)."""
+    settings = settings or (kernel.settings if kernel else load_settings())
+    configure_logging(settings.log_level, settings.log_json)
+    kernel = kernel or build_kernel(settings)
+    kernel.connect()
+    if settings.should_auto_migrate:
+        migrate.upgrade(kernel.migration_plan())
+
+    auth = build_auth(settings)
+    catalogs = _load_catalogs(kernel)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        for _plugin, result in kernel.plugins.call_each("startup", kernel=kernel):
+            if hasattr(result, "__await__"):
+                await result
+        try:
+            yield
+        finally:
+            for _plugin, result in reversed(kernel.plugins.call_each("shutdown", kernel=kernel)):
+                if hasattr(result, "__await__"):
+                    await result
+
+    async def before_request(request: Request[Any, Any, Any]) -> None:
+        set_request_translator(request)
+
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            login,
+            create_static_files_router(path="/static", directories=[webui.STATIC_DIR], include_in_schema=False),
+            *plugin_static_routers(kernel.plugins),
+            *plugin_routers(kernel.registry),
+        ],
+        plugins=[SQLAlchemyPlugin(config=kernel.db.config)],
+        middleware=[RequestContextMiddleware],
+        on_app_init=[auth.on_app_init],
+        before_request=before_request,
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=build_template_config(kernel),
+        openapi_config=OpenAPIConfig(
+            title="Atendai API",
+            version=__version__,
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        lifespan=[lifespan],
+        state=State({"kernel": kernel, "auth": auth, "catalogs": catalogs}),
+        debug=False,
+    )
+    return app
+
+
+def _load_catalogs(kernel: Kernel) -> Catalogs:
+    catalogs = Catalogs()
+    catalogs.add_domain(KERNEL_DOMAIN, KERNEL_LOCALE_DIR)
+    for name, loaded in kernel.plugins.plugins.items():
+        if loaded.path and (loaded.path / "locale").is_dir():
+            catalogs.add_domain(name, loaded.path / "locale")
+    return catalogs
+
+
+def app_factory() -> Litestar:
+    """Entry for ASGI servers: ``uvicorn --factory kernel.app:app_factory``."""
+    try:
+        return create_app()
+    except PluginLoadError as exc:
+        raise SystemExit(f"atendai: {exc}") from exc

@@ -1,0 +1,144 @@
+"""Settings read from the environment and an optional ``.env`` file.
+
+Every setting has an embedded default so that ``atendai serve`` works on a fresh machine with no
+configuration at all: no ``DATABASE_URL`` starts the embedded PostgreSQL under ``data_dir``, no
+``REDIS_URL`` keeps queues and channels in PostgreSQL and memory, and the AI answers offline.
+The full list lives in ``docs/configuration.md``; keep both in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from dotenv import dotenv_values
+
+__all__ = ["ENV_NAMES", "Settings", "load_settings"]
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    """The whole runtime configuration. Build it with :func:`load_settings`, never from ``os.environ`` ad hoc."""
+
+    environment: Literal["development", "production", "test"] = "development"
+    # Database: the owner URL runs migrations; the app connects as a role that owns nothing.
+    database_url: str | None = None
+    database_app_url: str | None = None
+    database_app_role: str = "atendai_app"
+    database_app_password: str | None = None
+    database_pool_size: int = 10
+    data_dir: str = "./data"
+    auto_migrate: bool | None = None
+    # Redis: queues, channels and stores use it when set; PostgreSQL and memory otherwise.
+    redis_url: str | None = None
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    secret_key: str | None = None
+    access_token_minutes: int = 15
+    # Plugins
+    plugins: str | None = None
+    strict_plugins: bool = False
+    # Logs
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Tenancy
+    default_language: str = "pt-BR"
+    default_timezone: str = "America/Sao_Paulo"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no database server is configured and the embedded PostgreSQL runs under ``data_dir``."""
+        return not self.database_url
+
+    @property
+    def should_auto_migrate(self) -> bool:
+        """Migrations run at start-up in the embedded default unless told otherwise."""
+        return self.embedded if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def plugin_allowlist(self) -> frozenset[str] | None:
+        """Names from ``ATENDAI_PLUGINS`` (comma separated), or ``None`` for every installed plugin."""
+        if not self.plugins:
+            return None
+        return frozenset(name.strip() for name in self.plugins.split(",") if name.strip())
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+
+# Field name -> environment variable. Common names stay plain; the rest are prefixed.
+ENV_NAMES: dict[str, str] = {
+    "environment": "ATENDAI_ENV",
+    "database_url": "DATABASE_URL",
+    "database_app_url": "DATABASE_APP_URL",
+    "database_app_role": "ATENDAI_DB_APP_ROLE",
+    "database_app_password": "ATENDAI_DB_APP_PASSWORD",
+    "database_pool_size": "ATENDAI_DB_POOL_SIZE",
+    "data_dir": "ATENDAI_DATA_DIR",
+    "auto_migrate": "ATENDAI_AUTO_MIGRATE",
+    "redis_url": "REDIS_URL",
+    "host": "ATENDAI_HOST",
+    "port": "ATENDAI_PORT",
+    "public_url": "ATENDAI_PUBLIC_URL",
+    "secret_key": "ATENDAI_SECRET_KEY",
+    "access_token_minutes": "ATENDAI_ACCESS_TOKEN_MINUTES",
+    "plugins": "ATENDAI_PLUGINS",
+    "strict_plugins": "ATENDAI_STRICT_PLUGINS",
+    "log_level": "ATENDAI_LOG_LEVEL",
+    "log_json": "ATENDAI_LOG_JSON",
+    "default_language": "ATENDAI_DEFAULT_LANGUAGE",
+    "default_timezone": "ATENDAI_DEFAULT_TIMEZONE",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
+    """Read settings from ``env_file`` (if it exists), then the environment, then ``overrides``.
+
+    Later sources win. Empty strings count as unset. A missing ``secret_key`` is generated once and
+    kept in ``<data_dir>/secret_key`` so tokens survive restarts of the embedded default.
+    """
+    raw: dict[str, object] = {}
+    file_values = dotenv_values(env_file) if env_file and Path(env_file).is_file() else {}
+    for field, env_name in ENV_NAMES.items():
+        value = os.environ.get(env_name, file_values.get(env_name))
+        if value not in (None, ""):
+            raw[field] = value
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc)) from exc
+    if settings.secret_key is None:
+        settings = msgspec.structs.replace(settings, secret_key=_persistent_secret(settings.data_path()))
+    return settings
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    message = str(exc)
+    for field, env_name in ENV_NAMES.items():
+        if f"$.{field}" in message:
+            return f"{env_name}: {message}"
+    return message
+
+
+def _persistent_secret(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

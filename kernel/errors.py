@@ -1,0 +1,158 @@
+"""Typed errors and their RFC 9457 problem details.
+
+Services raise these; the app turns them (and Litestar's own HTTP errors) into
+``application/problem+json`` bodies with a stable ``type``. No stack trace ever reaches a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+__all__ = [
+    "Conflict",
+    "Forbidden",
+    "KernelError",
+    "NotFound",
+    "PluginDisabled",
+    "ProviderError",
+    "QuotaExceeded",
+    "ValidationFailed",
+    "problem_response",
+]
+
+PROBLEM_BASE = "https://atendai.dev/problems/"
+log = structlog.get_logger("kernel.errors")
+
+
+class KernelError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors or []
+
+
+class NotFound(KernelError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Forbidden(KernelError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class PluginDisabled(Forbidden):
+    slug, title = "plugin-disabled", "Module not enabled"
+
+
+class Conflict(KernelError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class ValidationFailed(KernelError):
+    status, slug, title = 422, "validation-failed", "Invalid input"
+
+
+class QuotaExceeded(KernelError):
+    status, slug, title = 429, "quota-exceeded", "Quota exceeded"
+
+
+class ProviderError(KernelError):
+    status, slug, title = 502, "provider-error", "An outside service failed"
+
+
+_HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation-failed", "Invalid input"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Internal error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    return Response(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def handle_kernel_error(request: Request[Any, Any, Any], exc: KernelError) -> Response[dict[str, Any]]:
+    return problem_response(
+        request, status=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors
+    )
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
+    errors: list[dict[str, Any]] | None = None
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        errors = [
+            {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
+            for item in exc.extra
+            if isinstance(item, dict)
+        ]
+    detail = exc.detail if exc.detail and exc.detail != title else None
+    if request.url.path.startswith("/app/") and exc.status_code == 404:
+        return Response(
+            f"<!doctype html><title>{title}</title><h1>{title}</h1>",
+            status_code=404,
+            media_type=MediaType.HTML,
+        )
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=slug,
+        title=title,
+        detail=detail,
+        errors=errors,
+        headers=exc.headers,
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    slug, title = _HTTP_TITLES[500]
+    return problem_response(request, status=HTTP_500_INTERNAL_SERVER_ERROR, slug=slug, title=title)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    KernelError: handle_kernel_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

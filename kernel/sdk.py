@@ -1,0 +1,191 @@
+"""Everything a plugin author imports: the hook marker and the values hooks return.
+
+A plugin imports ``kernel.sdk`` and nothing else from the kernel (plus the ``services`` module of a
+plugin it declares in ``depends``). The hooks themselves are documented in ``kernel/hookspecs.py`` and
+``docs/plugins/hooks.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+import pluggy
+
+from kernel.db.base import Base, TenantScoped
+from kernel.db.scope import current_tenant_id, require_tenant_id
+from kernel.errors import (
+    Conflict,
+    Forbidden,
+    KernelError,
+    NotFound,
+    ProviderError,
+    QuotaExceeded,
+    ValidationFailed,
+)
+
+__all__ = [
+    "Base",
+    "Conflict",
+    "EventType",
+    "Feature",
+    "Forbidden",
+    "JobSpec",
+    "KernelError",
+    "LLMTool",
+    "MigrationSpec",
+    "NavItem",
+    "NotFound",
+    "Permission",
+    "PluginManifest",
+    "ProviderError",
+    "QuotaExceeded",
+    "Routes",
+    "SettingsSpec",
+    "Subscription",
+    "TenantScoped",
+    "ValidationFailed",
+    "current_tenant_id",
+    "hookimpl",
+    "require_tenant_id",
+]
+
+PROJECT = "atendai"
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Decorate a plugin's hook implementations with ``@hookimpl``."""
+
+RoleName = Literal["admin", "supervisor", "operator", "analyst"]
+
+
+class PluginManifest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A plugin's ``plugin.toml``: read without importing the plugin's code."""
+
+    name: str
+    """Unique, lowercase; it names the routes (``/api/v1/<name>``), templates, translations and branch."""
+    version: str
+    kernel: str = ">=0.1"
+    """Kernel versions this plugin works with, as a PEP 440 specifier."""
+    title: str = ""
+    """Translatable title (a msgid of the plugin's own catalog)."""
+    description: str = ""
+    depends: tuple[str, ...] = ()
+    """Plugins that must be loaded (and enabled for a tenant) before this one."""
+    features: tuple[str, ...] = ()
+    """Feature keys this plugin offers to plans (flags and quotas)."""
+    auto_enable: bool = True
+    """Enabled for new tenants whose plan allows it."""
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What ``register_routes`` returns: JSON handlers under ``/api/v1/<plugin>``, pages under ``/app/<plugin>``."""
+
+    api: Sequence[Any] = ()
+    pages: Sequence[Any] = ()
+
+
+@dataclass(frozen=True)
+class MigrationSpec:
+    """A plugin's Alembic branch: ``location`` is ``"package:folder"`` of its version files."""
+
+    branch: str
+    location: str
+    models: str | None = None
+    """Module that defines the plugin's models, imported so autogenerate and ``migrate --check`` see them."""
+
+
+@dataclass(frozen=True)
+class Permission:
+    """A permission ``<plugin>.<noun>.<verb>`` and the seeded roles that get it by default."""
+
+    name: str
+    description: str
+    default_roles: tuple[RoleName, ...] = ("admin",)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """An entry of the sidebar. ``label`` is a msgid of the plugin's catalog."""
+
+    id: str
+    label: str
+    href: str
+    icon: str = "circle"
+    section: str = "main"
+    order: int = 100
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event a plugin emits: ``<noun>.<past-tense verb>``, versioned, with a typed payload."""
+
+    name: str
+    version: int
+    payload: type[msgspec.Struct]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """Run ``handler(event)`` for every ``event`` of the subscriber's enabled tenants."""
+
+    event: str
+    handler: Callable[..., Awaitable[None] | None]
+    mode: Literal["inline", "job"] = "job"
+    name: str | None = None
+    """Stable subscriber id (idempotency is per subscriber and event id); defaults to the handler's path."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A background task (SAQ) named ``<plugin>.<name>``; ``cron`` makes it periodic."""
+
+    name: str
+    function: Callable[..., Awaitable[Any]]
+    timeout: int = 60
+    retries: int = 5
+    cron: str | None = None
+    platform_wide: bool = False
+    """A job without a tenant is refused unless it says it works across tenants."""
+
+
+@dataclass(frozen=True)
+class LLMTool:
+    """A tool the AI agents may call: JSON-schema ``parameters`` and an async ``handler(**arguments)``."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Callable[..., Awaitable[Any]]
+    permission: str | None = None
+    feature: str | None = None
+
+
+@dataclass(frozen=True)
+class SettingsSpec:
+    """A plugin's per-tenant settings: a Struct with defaults; ``secret_fields`` are encrypted and masked."""
+
+    schema: type[msgspec.Struct]
+    secret_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A flag or quota a plan can grant, e.g. ``whatsapp.numbers`` (quota) or ``crm.custom_fields`` (flag)."""
+
+    key: str
+    kind: Literal["flag", "quota"]
+    default: int | bool
+    description: str = ""
+
+
+@dataclass
+class Fragment:
+    """HTML a plugin contributes to a named slot of a page, rendered from its own template."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100

@@ -1,0 +1,238 @@
+"""Organizations: provisioning, suspension, plans, and per-tenant plugin enablement."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kernel.auth.models import User
+from kernel.auth.passwords import hash_password, normalize_email
+from kernel.db.scope import tenant_scope
+from kernel.db.session import set_session_scope
+from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.tenancy.models import Organization, OrganizationStatus, Plan, TenantPlugin
+
+__all__ = [
+    "DEFAULT_PLAN_CODE",
+    "ProvisionedOrganization",
+    "disable_plugin",
+    "enable_plugin",
+    "enabled_plugins",
+    "ensure_default_plan",
+    "provision_organization",
+    "set_organization_status",
+]
+
+DEFAULT_PLAN_CODE = "default"
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class ProvisionedOrganization:
+    tenant_id: UUID
+    slug: str
+    admin_user_id: UUID
+    admin_email: str
+    enabled_plugins: tuple[str, ...]
+
+
+async def _maybe_await(value: Any) -> Any:
+    if isinstance(value, Awaitable):
+        return await value
+    return value
+
+
+async def ensure_default_plan(session: AsyncSession) -> Plan:
+    """The plan new organizations get when none is named: every installed plugin allowed."""
+    plan = (await session.execute(select(Plan).where(Plan.is_default.is_(True)))).scalar_one_or_none()
+    if plan is None:
+        plan = (await session.execute(select(Plan).where(Plan.code == DEFAULT_PLAN_CODE))).scalar_one_or_none()
+    if plan is None:
+        plan = Plan(code=DEFAULT_PLAN_CODE, name="Default", allowed_plugins=None, features={}, is_default=True)
+        session.add(plan)
+        await session.flush()
+    return plan
+
+
+def validate_slug(slug: str) -> str:
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ValidationFailed(
+            "The slug must be 1 to 40 lowercase letters, digits or hyphens, not starting or ending with a hyphen.",
+            errors=[{"field": "slug", "message": "invalid slug"}],
+        )
+    return slug
+
+
+def validate_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            errors=[{"field": "password", "message": "too short"}],
+        )
+
+
+async def provision_organization(
+    kernel: Any,
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    admin_name: str | None = None,
+    plan_code: str | None = None,
+    timezone: str | None = None,
+    language: str | None = None,
+) -> ProvisionedOrganization:
+    """Create an organization, its first admin and its plan's plugins, in the caller's transaction.
+
+    Runs in the platform scope to check the slug and the email across tenants, then switches the
+    transaction to the new tenant, so seeds from ``on_plugin_enabled`` land under row-level security.
+    """
+    slug = validate_slug(slug)
+    email = normalize_email(admin_email)
+    if not EMAIL_RE.match(email):
+        raise ValidationFailed("The email address is not valid.", errors=[{"field": "email", "message": "invalid"}])
+    validate_new_password(admin_password)
+    if not name.strip():
+        raise ValidationFailed("The organization needs a name.", errors=[{"field": "name", "message": "required"}])
+
+    await set_session_scope(session, platform=True)
+    if (await session.execute(select(Organization.id).where(Organization.slug == slug))).first():
+        raise Conflict(f"The slug {slug!r} is already taken.")
+    if (await session.execute(select(User.id).where(User.email == email))).first():
+        raise Conflict("A user with this email already exists.")
+    if plan_code:
+        plan = (await session.execute(select(Plan).where(Plan.code == plan_code))).scalar_one_or_none()
+        if plan is None:
+            raise NotFound(f"There is no plan {plan_code!r}.")
+    else:
+        plan = await ensure_default_plan(session)
+    org = Organization(
+        slug=slug,
+        name=name.strip(),
+        status=OrganizationStatus.ACTIVE,
+        plan_id=plan.id,
+        timezone=timezone or kernel.settings.default_timezone,
+        language=language or kernel.settings.default_language,
+    )
+    session.add(org)
+    await session.flush()
+
+    await set_session_scope(session, tenant_id=org.id)
+    admin = User(
+        tenant_id=org.id,
+        email=email,
+        name=(admin_name or email.split("@")[0]).strip(),
+        password_hash=hash_password(admin_password),
+        is_platform_admin=False,
+        is_active=True,
+        token_version=0,
+    )
+    session.add(admin)
+    await session.flush()
+    enabled: list[str] = []
+    with tenant_scope(org.id):
+        for plugin in kernel.plugin_order():
+            manifest = kernel.plugins.plugins[plugin].manifest
+            if manifest.auto_enable and plan.allows(plugin) and all(dep in enabled for dep in manifest.depends):
+                await _enable(kernel, session, org.id, plugin)
+                enabled.append(plugin)
+    return ProvisionedOrganization(
+        tenant_id=org.id, slug=slug, admin_user_id=admin.id, admin_email=email, enabled_plugins=tuple(enabled)
+    )
+
+
+async def enabled_plugins(session: AsyncSession, tenant_id: UUID) -> frozenset[str]:
+    rows = await session.execute(
+        select(TenantPlugin.plugin).where(TenantPlugin.tenant_id == tenant_id, TenantPlugin.enabled.is_(True))
+    )
+    return frozenset(rows.scalars())
+
+
+async def _enable(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: str) -> None:
+    row = (await session.execute(select(TenantPlugin).where(TenantPlugin.plugin == plugin))).scalar_one_or_none()
+    if row is None:
+        session.add(TenantPlugin(tenant_id=tenant_id, plugin=plugin, enabled=True, settings={}))
+    else:
+        row.enabled = True
+    await session.flush()
+    for _, result in kernel.plugins.call_each(
+        "on_plugin_enabled", only=plugin, kernel=kernel, tenant_id=tenant_id, session=session
+    ):
+        await _maybe_await(result)
+
+
+async def enable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: str) -> list[str]:
+    """Enable ``plugin`` (and the plugins it depends on) for the current tenant; returns what was enabled."""
+    if plugin not in kernel.plugins.plugins:
+        raise NotFound(f"There is no plugin {plugin!r}.")
+    org = await session.get(Organization, tenant_id)
+    if org is None:
+        raise NotFound("Organization not found.")
+    plan = await session.get(Plan, org.plan_id) if org.plan_id else None
+    already = await enabled_plugins(session, tenant_id)
+    newly: list[str] = []
+    for name in _with_dependencies(kernel, plugin):
+        if name in already:
+            continue
+        if plan is not None and not plan.allows(name):
+            raise Conflict(f"The plan {plan.name!r} does not include the module {name!r}.")
+        await _enable(kernel, session, tenant_id, name)
+        newly.append(name)
+    return newly
+
+
+async def disable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: str) -> None:
+    """Disable ``plugin`` for the current tenant; refused while an enabled plugin depends on it."""
+    enabled = await enabled_plugins(session, tenant_id)
+    if plugin not in enabled:
+        return
+    dependents = sorted(
+        name
+        for name in enabled
+        if name in kernel.plugins.plugins and plugin in kernel.plugins.plugins[name].manifest.depends
+    )
+    if dependents:
+        raise Conflict(f"Disable {', '.join(dependents)} first: they depend on {plugin!r}.")
+    row = (await session.execute(select(TenantPlugin).where(TenantPlugin.plugin == plugin))).scalar_one()
+    row.enabled = False
+    await session.flush()
+    for _, result in kernel.plugins.call_each(
+        "on_plugin_disabled", only=plugin, kernel=kernel, tenant_id=tenant_id, session=session
+    ):
+        await _maybe_await(result)
+
+
+def _with_dependencies(kernel: Any, plugin: str) -> list[str]:
+    order = kernel.plugin_order()
+    needed: set[str] = set()
+    stack = [plugin]
+    while stack:
+        name = stack.pop()
+        if name in needed:
+            continue
+        needed.add(name)
+        stack.extend(kernel.plugins.plugins[name].manifest.depends)
+    return [name for name in order if name in needed]
+
+
+async def set_organization_status(session: AsyncSession, slug: str, status: str) -> Organization:
+    """Suspend or reactivate an organization (platform scope). Suspended tenants cannot log in."""
+    if status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
+        raise ValidationFailed(f"Unknown status {status!r}.")
+    org = (await session.execute(select(Organization).where(Organization.slug == slug))).scalar_one_or_none()
+    if org is None:
+        raise NotFound(f"There is no organization {slug!r}.")
+    org.status = status
+    await session.flush()
+    return org

@@ -1,0 +1,30 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import Response
+from sqlalchemy import text
+
+from kernel.auth.tokens import PUBLIC
+
+
+@get("/healthz", opt={PUBLIC: True}, tags=["operations"], summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", opt={PUBLIC: True}, tags=["operations"], summary="The process can serve: the database answers")
+async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    kernel = request.app.state.kernel
+    checks: dict[str, str] = {}
+    try:
+        async with kernel.db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # the probe reports any failure instead of raising it
+        checks["database"] = f"error: {type(exc).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)

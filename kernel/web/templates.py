@@ -1,0 +1,72 @@
+"""Jinja templates: the shell's layout plus each plugin's ``templates/<plugin>/`` folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+import webui
+from kernel.i18n.catalogs import (
+    KERNEL_DOMAIN,
+    Catalogs,
+    Translator,
+    negotiate_language,
+    translator,
+    use_translator,
+)
+
+__all__ = ["build_template_config", "page", "set_request_translator"]
+
+
+def _gettext(msgid: str, **params: Any) -> str:
+    current = translator()
+    if current is None:
+        return msgid % params if params else msgid
+    return current.gettext(msgid, **params)
+
+
+def build_template_config(kernel: Any) -> TemplateConfig[JinjaTemplateEngine]:
+    directories = [webui.TEMPLATES_DIR]
+    for loaded in kernel.plugins.plugins.values():
+        if loaded.path and (loaded.path / "templates").is_dir():
+            directories.append(loaded.path / "templates")
+    env = Environment(loader=FileSystemLoader(directories), autoescape=select_autoescape(["html"]), enable_async=False)
+    env.globals["_"] = _gettext
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+def set_request_translator(request: Request[Any, Any, Any]) -> None:
+    """Pick the request's language (user, then tenant default, then browser) and its catalogs."""
+    kernel = request.app.state.kernel
+    catalogs: Catalogs = request.app.state.catalogs
+    actor = request.scope.get("user")
+    language = negotiate_language(
+        [getattr(actor, "language", None)],
+        request.headers.get("accept-language"),
+        kernel.settings.default_language,
+    )
+    plugin = request.route_handler.opt.get("plugin")
+    domains = (plugin, KERNEL_DOMAIN) if plugin else (KERNEL_DOMAIN,)
+    use_translator(Translator(catalogs=catalogs, language=language, domains=domains))
+
+
+def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
+    """Render a page inside the shell, with the sidebar of the tenant's enabled plugins."""
+    kernel = request.app.state.kernel
+    catalogs: Catalogs = request.app.state.catalogs
+    actor = request.scope.get("user")
+    current = translator()
+    language = current.language if current else kernel.settings.default_language
+    enabled = getattr(actor, "enabled_plugins", frozenset())
+    nav = []
+    for plugin, item in kernel.registry.nav:
+        if plugin in enabled:
+            label = catalogs.gettext((plugin, KERNEL_DOMAIN), language, item.label)
+            nav.append({"href": item.href, "label": label, "order": item.order, "id": item.id})
+    nav.sort(key=lambda entry: (entry["order"], entry["id"]))
+    return Template(template_name=template, context={"nav": nav, "language": language, "actor": actor, **context})
