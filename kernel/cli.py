@@ -120,7 +120,7 @@ def migrate(ctx: Context, check: bool) -> None:
         return
     migrations.upgrade(plan)
     branches = migrations.heads_by_branch(plan)
-    click.echo("Database is at: " + ", ".join(f"{b} ({', '.join(h)})" for b, h in sorted(branches.items())))
+    click.echo("Database is at: " + ", ".join(f"{branch} {head}" for branch, head in sorted(branches.items())))
 
 
 # --- tenants ------------------------------------------------------------------------------------

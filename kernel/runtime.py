@@ -11,7 +11,16 @@ from kernel.db.session import Database, DatabaseUrls, resolve_database_urls
 from kernel.plugins.manager import HookProxy, PluginManager
 from kernel.plugins.registry import Registry, collect_registrations
 
-__all__ = ["Kernel", "build_kernel"]
+__all__ = ["Kernel", "build_kernel", "current_kernel"]
+
+_current: Kernel | None = None
+
+
+def current_kernel() -> Kernel:
+    """The process's kernel (set when it connects to its database)."""
+    if _current is None:
+        raise RuntimeError("no kernel is running in this process")
+    return _current
 
 
 @dataclass
@@ -31,8 +40,10 @@ class Kernel:
 
     def connect(self, urls: DatabaseUrls | None = None) -> Database:
         """Open the application's database (starting the embedded server when configured so)."""
+        global _current
         if self.database is None:
             self.database = Database(self.settings, urls or resolve_database_urls(self.settings))
+        _current = self
         return self.database
 
     def migration_plan(self) -> MigrationPlan:

@@ -7,9 +7,11 @@ plugin it declares in ``depends``). The hooks themselves are documented in ``ker
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
 
 import msgspec
 import pluggy
@@ -25,10 +27,16 @@ from kernel.errors import (
     QuotaExceeded,
     ValidationFailed,
 )
+from kernel.events.envelope import Event
+from kernel.web.templates import page as render_page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
     "Base",
     "Conflict",
+    "Event",
     "EventType",
     "Feature",
     "Forbidden",
@@ -49,7 +57,9 @@ __all__ = [
     "ValidationFailed",
     "current_tenant_id",
     "hookimpl",
+    "render_page",
     "require_tenant_id",
+    "tenant_session",
 ]
 
 PROJECT = "atendai"
@@ -189,3 +199,20 @@ class Fragment:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 100
+
+
+@asynccontextmanager
+async def tenant_session(tenant_id: UUID | None = None) -> AsyncIterator[AsyncSession]:
+    """A database session for one tenant outside a request (tools, jobs, subscribers); the caller commits.
+
+    ``tenant_id`` defaults to the current tenant; with neither, it raises instead of seeing nothing.
+    """
+    from kernel.db.scope import tenant_scope
+    from kernel.db.session import set_session_scope
+    from kernel.runtime import current_kernel
+
+    tenant = tenant_id or require_tenant_id()
+    with tenant_scope(tenant):
+        async with current_kernel().db.session() as session:
+            await set_session_scope(session, tenant_id=tenant)
+            yield session

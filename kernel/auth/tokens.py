@@ -18,7 +18,7 @@ import msgspec
 import structlog
 from litestar import Request, post
 from litestar.connection import ASGIConnection
-from litestar.params import Body
+from litestar.params import JSONBody
 from litestar.security.jwt import JWTCookieAuth, Token
 from sqlalchemy import func, select
 
@@ -137,7 +137,7 @@ class TokenOut(msgspec.Struct):
 
 
 @post("/api/v1/auth/login", opt={PUBLIC: True}, tags=["auth"], summary="Log in with email and password")
-async def login(request: Request[Any, Any, Any], data: LoginIn = Body()) -> TokenOut:
+async def login(request: Request[Any, Any, Any], data: JSONBody[LoginIn]) -> TokenOut:
     kernel = request.app.state.kernel
     auth: JWTCookieAuth[Actor] = request.app.state.auth
     async with kernel.db.session() as session:

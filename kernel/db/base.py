@@ -7,7 +7,7 @@ from uuid import UUID
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import GUID
 from sqlalchemy import ForeignKey
-from sqlalchemy.orm import Mapped, declarative_mixin, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 __all__ = ["Base", "TenantScoped"]
 
@@ -15,7 +15,6 @@ Base = UUIDv7AuditBase
 """Declarative base: ``id`` (UUIDv7), ``created_at`` and ``updated_at`` (UTC)."""
 
 
-@declarative_mixin
 class TenantScoped:
     """Marks a table as owned by one tenant.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,15 +102,17 @@ def downgrade(plan: MigrationPlan, target: str) -> None:
 
 
 def pending_heads(plan: MigrationPlan) -> list[str]:
-    """Branch heads the database has not reached yet."""
+    """Branch heads the database has not reached yet (a head reached through a dependency counts)."""
     from alembic.script import ScriptDirectory
 
-    config = alembic_commands(plan).config
-    heads = set(ScriptDirectory.from_config(config).get_heads())
+    script = ScriptDirectory.from_config(alembic_commands(plan).config)
     with psycopg.connect(libpq_url(plan.owner_url)) as conn:
         exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0]  # type: ignore[index]
-        current = {row[0] for row in conn.execute("SELECT version_num FROM alembic_version")} if exists else set()
-    return sorted(heads - current)
+        current = tuple(row[0] for row in conn.execute("SELECT version_num FROM alembic_version")) if exists else ()
+    applied = (
+        {rev.revision for rev in script.iterate_revisions(current, "base") if rev is not None} if current else set()
+    )
+    return sorted(set(script.get_heads()) - applied)
 
 
 def check(plan: MigrationPlan) -> None:
@@ -126,20 +127,19 @@ def check(plan: MigrationPlan) -> None:
         raise MigrationsOutOfDate(f"models and migrations disagree: {exc}") from exc
 
 
-def heads_by_branch(plan: MigrationPlan) -> dict[str, list[str]]:
+def heads_by_branch(plan: MigrationPlan) -> dict[str, str]:
+    """Each branch label with the revision at its head."""
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(alembic_commands(plan).config)
-    branches: dict[str, list[str]] = {}
-    for head in script.get_revisions("heads"):
-        if head is None:
-            continue
-        labels: Iterable[str] = head.branch_labels or {"(unlabelled)"}
-        for rev in script.iterate_revisions(head.revision, "base"):
-            if rev and rev.branch_labels:
-                labels = rev.branch_labels
-        for label in labels:
-            branches.setdefault(label, []).append(head.revision)
+    branches: dict[str, str] = {}
+    for head in script.get_heads():
+        revision = script.get_revision(head)
+        while revision is not None and not revision.branch_labels:
+            down = revision.down_revision
+            revision = script.get_revision(down) if isinstance(down, str) else None
+        for label in revision.branch_labels if revision else ("(unlabelled)",):
+            branches[label] = head
     return branches
 
 

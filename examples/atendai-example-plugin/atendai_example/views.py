@@ -1,0 +1,19 @@
+"""HTML pages, mounted by the kernel under ``/app/example``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atendai_example.services import NoteService
+from kernel.sdk import render_page
+
+
+@get("/", opt={"permission": "example.note.read"}, name="example:notes")
+async def notes_page(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    notes = await NoteService(db_session).list()
+    return render_page(request, "example/notes.html", notes=notes)

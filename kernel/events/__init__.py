@@ -1,0 +1,1 @@
+"""Domain events: the typed envelope every event travels in."""

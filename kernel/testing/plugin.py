@@ -1,0 +1,128 @@
+"""Pytest fixtures for the kernel and any plugin (registered as the ``atendai`` pytest11 plugin).
+
+* A real PostgreSQL per test session: the embedded server by default, or the server at
+  ``ATENDAI_TEST_DATABASE_URL``; a fresh database is created, migrated with every installed plugin,
+  and dropped at the end.
+* ``atendai_app`` / ``atendai_client``: the real app through Litestar's test client.
+* ``make_tenant`` / ``two_tenants``: organizations with an admin and a token, seeded by every plugin's
+  ``seed_demo``; ``check_tenant_isolation`` walks every route with one tenant's token and the other's ids.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import pytest_asyncio
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from kernel.config import Settings, load_settings
+from kernel.db import migrate
+from kernel.db.urls import libpq_url
+from kernel.runtime import Kernel, build_kernel
+from kernel.testing.isolation import TenantHandle, check_tenant_isolation, create_tenant
+
+__all__ = ["TenantHandle", "check_tenant_isolation"]
+
+TEST_DATABASE_ENV = "ATENDAI_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def atendai_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Superuser URL of the PostgreSQL server the tests use (any database on it)."""
+    configured = os.environ.get(TEST_DATABASE_ENV)
+    if configured:
+        return configured
+    from kernel.db.embedded import start_embedded
+
+    data_dir = Path(os.environ.get("ATENDAI_TEST_EMBEDDED_DIR") or tmp_path_factory.mktemp("embedded-pg"))
+    return start_embedded(data_dir).owner_url
+
+
+@pytest.fixture(scope="session")
+def atendai_settings(atendai_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings pointing at a fresh database of its own, dropped when the session ends."""
+    name = f"atendai_test_{uuid.uuid4().hex[:10]}"
+    admin_url = libpq_url(atendai_server_url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(sql.Identifier(name)))
+    database_url = make_url(atendai_server_url).set(database=name).render_as_string(hide_password=False)
+    settings = load_settings(
+        env_file=None,
+        environment="test",
+        database_url=database_url,
+        data_dir=str(tmp_path_factory.mktemp("atendai-data")),
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        auto_migrate=False,
+        log_level=os.environ.get("ATENDAI_TEST_LOG_LEVEL", "WARNING"),
+        log_json=False,
+    )
+    yield settings
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def atendai_kernel(atendai_settings: Settings) -> Kernel:
+    """The kernel with every installed plugin, its database migrated to all heads."""
+    kernel = build_kernel(atendai_settings)
+    kernel.connect()
+    migrate.upgrade(kernel.migration_plan())
+    return kernel
+
+
+@pytest.fixture(scope="session")
+def atendai_app(atendai_kernel: Kernel) -> Any:
+    from kernel.app import create_app
+
+    return create_app(atendai_kernel.settings, kernel=atendai_kernel)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def atendai_client(atendai_app: Any) -> AsyncIterator[Any]:
+    """An httpx client calling the app in the test's own event loop (with its lifespan run)."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    async with LifespanManager(atendai_app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+    await atendai_app.state.kernel.db.dispose()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def owner_connection(atendai_kernel: Kernel) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection as the database owner (bypasses nothing: FORCE RLS applies unless superuser)."""
+    conn = await psycopg.AsyncConnection.connect(libpq_url(atendai_kernel.db.urls.owner), autocommit=True)
+    yield conn
+    await conn.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app_connection(atendai_kernel: Kernel) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A raw connection as the application role, for proving what row-level security lets through."""
+    conn = await psycopg.AsyncConnection.connect(libpq_url(atendai_kernel.db.urls.app), autocommit=True)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+def make_tenant(atendai_kernel: Kernel, atendai_client: Any) -> Callable[..., Awaitable[TenantHandle]]:
+    """``await make_tenant(seed=True)``: a new organization, its admin logged in, optionally seeded."""
+
+    async def factory(*, seed: bool = True, **kwargs: Any) -> TenantHandle:
+        return await create_tenant(atendai_kernel, atendai_client, seed=seed, **kwargs)
+
+    return factory
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def two_tenants(make_tenant: Callable[..., Awaitable[TenantHandle]]) -> tuple[TenantHandle, TenantHandle]:
+    return await make_tenant(), await make_tenant()

@@ -1,0 +1,1 @@
+"""Fixtures come from the ``atendai`` pytest plugin (kernel/testing/plugin.py), as for any plugin."""
