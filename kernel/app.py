@@ -9,6 +9,7 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Request
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -71,8 +72,8 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             *plugin_routers(kernel.registry),
         ],
         plugins=[SQLAlchemyPlugin(config=kernel.db.config)],
-        middleware=[RequestContextMiddleware],
-        on_app_init=[auth.on_app_init],
+        # Auth inserts its middleware first in the list; the request context must wrap it, so it goes last.
+        on_app_init=[auth.on_app_init, _outermost_request_context],
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=build_template_config(kernel),
@@ -87,6 +88,11 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         debug=False,
     )
     return app
+
+
+def _outermost_request_context(app_config: AppConfig) -> AppConfig:
+    app_config.middleware.insert(0, RequestContextMiddleware)
+    return app_config
 
 
 def _load_catalogs(kernel: Kernel) -> Catalogs:

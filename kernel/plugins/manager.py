@@ -178,7 +178,7 @@ class PluginManager:
         """Call ``hook_name`` on every plugin (in load order) and say which plugin returned what."""
         caller = getattr(self.pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in reversed(caller.get_hookimpls()):
+        for impl in caller.get_hookimpls():  # registration (dependency) order
             if only is not None and impl.plugin_name != only:
                 continue
             args = [kwargs[arg] for arg in impl.argnames]

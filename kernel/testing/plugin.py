@@ -90,8 +90,9 @@ async def atendai_client(atendai_app: Any) -> AsyncIterator[Any]:
     import httpx
     from asgi_lifespan import LifespanManager
 
-    async with LifespanManager(atendai_app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
+    # The app itself, not manager.app: that wrapper shares one state dict across all requests.
+    async with LifespanManager(atendai_app):
+        transport = httpx.ASGITransport(app=atendai_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
     await atendai_app.state.kernel.db.dispose()
