@@ -261,7 +261,9 @@ async def check_tenant_isolation(
                     report.requests += 1
                     if params:
                         report.probed_routes.add(f"{method} {route.path}")
-                    sent = set(combo) | ({foreign_ids[0]} if body is not None and foreign_ids[0] in str(body) else set())
+                    sent = set(combo) | (
+                        {foreign_ids[0]} if body is not None and foreign_ids[0] in str(body) else set()
+                    )
                     if sent and response.status_code < 400:
                         report.violations.append(
                             f"{method} {path} with tenant B's id answered {response.status_code} to tenant A"

@@ -50,7 +50,7 @@ async def test_the_harness_catches_a_route_that_leaks(atendai_kernel, two_tenant
     from asgi_lifespan import LifespanManager
 
     manager = PluginManager(strict=True)
-    for name, loaded in atendai_kernel.plugins.plugins.items():
+    for _name, loaded in atendai_kernel.plugins.plugins.items():
         manager.register_object(loaded.manifest, loaded.obj, loaded.path)
     manager.register_object(PluginManifest(name="leaky", version="0"), LeakyPlugin())
     kernel = Kernel(settings=atendai_kernel.settings, plugins=manager, database=atendai_kernel.database)
@@ -69,7 +69,7 @@ async def test_the_harness_catches_a_route_that_leaks(atendai_kernel, two_tenant
             await enable_plugin(kernel, session, tenant_a.tenant_id, "leaky")
         await session.commit()
 
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
-            report = await check_tenant_isolation(app, client, kernel.db.urls.owner, tenant_a, tenant_b)
+    transport = httpx.ASGITransport(app=app)
+    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        report = await check_tenant_isolation(app, client, kernel.db.urls.owner, tenant_a, tenant_b)
     assert any("/api/v1/leaky/all-notes" in v and "showed tenant B's ids" in v for v in report.violations)

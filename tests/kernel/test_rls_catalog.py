@@ -34,7 +34,7 @@ async def test_app_role_sees_no_rows_without_a_tenant(two_tenants, owner_connect
 
 
 async def test_app_role_sees_only_its_tenant_rows(two_tenants, app_connection):
-    tenant_a, tenant_b = two_tenants
+    tenant_a, _tenant_b = two_tenants
     async with app_connection.transaction():
         await app_connection.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_a.tenant_id),))
         owners = await (await app_connection.execute("SELECT DISTINCT tenant_id FROM example_notes")).fetchall()

@@ -38,7 +38,12 @@ async def test_invalid_slugs_are_refused(atendai_kernel, slug):
     async with atendai_kernel.db.session() as session:
         with pytest.raises(ValidationFailed):
             await provision_organization(
-                atendai_kernel, session, slug=slug, name="X", admin_email="x@example.com", admin_password="long enough pw"
+                atendai_kernel,
+                session,
+                slug=slug,
+                name="X",
+                admin_email="x@example.com",
+                admin_password="long enough pw",
             )
 
 
@@ -47,13 +52,21 @@ async def test_a_taken_slug_or_email_is_a_conflict(atendai_kernel, make_tenant):
     async with atendai_kernel.db.session() as session:
         with pytest.raises(Conflict, match="already taken"):
             await provision_organization(
-                atendai_kernel, session, slug=tenant.slug, name="X", admin_email="new@example.com",
+                atendai_kernel,
+                session,
+                slug=tenant.slug,
+                name="X",
+                admin_email="new@example.com",
                 admin_password="long enough pw",
             )
         await session.rollback()
         with pytest.raises(Conflict, match="email"):
             await provision_organization(
-                atendai_kernel, session, slug="fresh-slug-x1", name="X", admin_email=tenant.email.upper(),
+                atendai_kernel,
+                session,
+                slug="fresh-slug-x1",
+                name="X",
+                admin_email=tenant.email.upper(),
                 admin_password="long enough pw",
             )
 
@@ -93,7 +106,7 @@ async def test_disabling_a_plugin_closes_its_routes_for_that_tenant_only(atendai
 async def test_orm_queries_are_filtered_to_the_current_tenant(atendai_kernel, two_tenants):
     from atendai_example.models import Note
 
-    tenant_a, tenant_b = two_tenants
+    tenant_a, _tenant_b = two_tenants
     with tenant_scope(tenant_a.tenant_id):
         async with atendai_kernel.db.session() as session:
             owners = set((await session.execute(select(Note.tenant_id))).scalars())

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from kernel.sdk import Event, tenant_session
-
 from atendai_example.services import NoteService
+from kernel.sdk import Event, tenant_session
 
 
 async def count_words(event: Event) -> None:

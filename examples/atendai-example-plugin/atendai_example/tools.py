@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kernel.sdk import LLMTool, tenant_session
-
 from atendai_example.services import NoteService
+from kernel.sdk import LLMTool, tenant_session
 
 
 async def search_notes(query: str, limit: int = 5) -> dict[str, Any]:
