@@ -19,7 +19,6 @@ import webui
 from kernel import __version__
 from kernel.auth.tokens import build_auth, login
 from kernel.config import Settings, load_settings
-from kernel.db import migrate
 from kernel.errors import EXCEPTION_HANDLERS
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.logs import configure_logging
@@ -42,7 +41,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
     kernel = kernel or build_kernel(settings)
     kernel.connect()
     if settings.should_auto_migrate:
-        migrate.upgrade(kernel.migration_plan())
+        kernel.ensure_migrated()
 
     auth = build_auth(settings)
     catalogs = _load_catalogs(kernel)
@@ -55,7 +54,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         try:
             yield
         finally:
-            for _plugin, result in reversed(kernel.plugins.call_each("shutdown", kernel=kernel)):
+            for _plugin, result in kernel.plugins.call_each("shutdown", kernel=kernel, reverse=True):
                 if hasattr(result, "__await__"):
                     await result
 

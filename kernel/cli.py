@@ -54,6 +54,8 @@ class Context:
             except PluginLoadError as exc:
                 raise click.ClickException(str(exc)) from exc
             self._kernel.connect()
+            if self.settings.should_auto_migrate:
+                self._kernel.ensure_migrated()
         return self._kernel
 
 
@@ -87,17 +89,14 @@ def cli() -> None:
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on (ATENDAI_HOST).")
 @click.option("--port", default=None, type=int, help="Port to listen on (ATENDAI_PORT).")
-@click.option("--workers", default=1, show_default=True, help="HTTP worker processes (needs DATABASE_URL).")
 @pass_context
-def serve(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Serve the web app and API (migrating first in the embedded default)."""
     import uvicorn
 
     settings = ctx.settings
     host = host or settings.host
     port = port or settings.port
-    if workers > 1 and settings.embedded:
-        raise click.ClickException("several workers need a database server (set DATABASE_URL)")
     from kernel.app import create_app
 
     app = create_app(settings, kernel=ctx.kernel)
@@ -375,10 +374,9 @@ def _psql_binary() -> str:
 @pass_context
 def demo(ctx: Context) -> None:
     """Create the demo organization with sample data (safe to run again)."""
-    from kernel.db.scope import tenant_scope
     from kernel.db.session import set_session_scope
     from kernel.tenancy.models import Organization
-    from kernel.tenancy.services import provision_organization
+    from kernel.tenancy.services import provision_organization, seed_demo_data
 
     kernel = ctx.kernel
     login_file = ctx.settings.data_path() / "demo-login.txt"
@@ -401,11 +399,7 @@ def demo(ctx: Context) -> None:
                     admin_name="Demo Admin",
                 )
                 org_id = result.tenant_id
-            await set_session_scope(session, tenant_id=org_id)
-            with tenant_scope(org_id):
-                for _, value in kernel.plugins.call_each("seed_demo", kernel=kernel, tenant_id=org_id, session=session):
-                    if hasattr(value, "__await__"):
-                        await value
+            await seed_demo_data(kernel, session, org_id)
             await session.commit()
             return created, password
 
@@ -430,7 +424,10 @@ def main() -> None:
         # Still offer the kernel's own commands; the error shows again when a command needs plugins.
         click.echo(f"atendai: plugins not loaded: {exc}", err=True)
     else:
-        kernel.plugins.call_each("register_cli", cli=cli)
+        for plugin, result in kernel.plugins.call_each("register_cli", cli=cli):
+            if hasattr(result, "__await__"):
+                result.close()
+                raise SystemExit(f"atendai: plugin {plugin!r}: register_cli must not be async")
     cli()
 
 

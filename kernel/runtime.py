@@ -55,6 +55,14 @@ class Kernel:
             plugins=tuple(self.registry.migrations.values()),
         )
 
+    def ensure_migrated(self) -> None:
+        """Bring the database to every head once per process (the embedded default does this at start)."""
+        if not self.state.get("migrated"):
+            from kernel.db import migrate
+
+            migrate.upgrade(self.migration_plan())
+            self.state["migrated"] = True
+
     def hooks_for(self, enabled: frozenset[str]) -> HookProxy:
         """Hook callers limited to the plugins a tenant has enabled."""
         return self.plugins.hooks_for(enabled)

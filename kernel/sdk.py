@@ -40,6 +40,7 @@ __all__ = [
     "EventType",
     "Feature",
     "Forbidden",
+    "Fragment",
     "JobSpec",
     "KernelError",
     "LLMTool",

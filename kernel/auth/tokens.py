@@ -48,6 +48,9 @@ class Actor:
     is_platform_admin: bool
     enabled_plugins: frozenset[str]
     language: str | None = None
+    """The user's own language preference, if any."""
+    tenant_language: str | None = None
+    """The organization's default language."""
 
 
 class InvalidCredentials(KernelError):
@@ -70,14 +73,14 @@ async def retrieve_actor(token: Token, connection: ASGIConnection[Any, Any, Any,
         await set_session_scope(session, tenant_id=tenant_id, platform=tenant_id is None)
         row = (
             await session.execute(
-                select(User, Organization.status, plugins_subquery)
+                select(User, Organization.status, Organization.language, plugins_subquery)
                 .outerjoin(Organization, Organization.id == User.tenant_id)
                 .where(User.id == user_id)
             )
         ).first()
     if row is None:
         return None
-    user, org_status, plugins = row
+    user, org_status, org_language, plugins = row
     if not user.is_active or user.token_version != token.extras.get("ver"):
         return None
     if tenant_id is not None and (user.tenant_id != tenant_id or org_status != OrganizationStatus.ACTIVE):
@@ -94,6 +97,7 @@ async def retrieve_actor(token: Token, connection: ASGIConnection[Any, Any, Any,
         is_platform_admin=user.is_platform_admin,
         enabled_plugins=frozenset(plugins or ()),
         language=user.language,
+        tenant_language=org_language,
     )
 
 

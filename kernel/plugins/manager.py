@@ -13,7 +13,7 @@ from __future__ import annotations
 import graphlib
 import importlib.util
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -82,6 +82,8 @@ class PluginManager:
     def __post_init__(self) -> None:
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        # Historic: every plugin registered from now on gets the call, so it can publish its own hooks.
+        self.pm.hook.atendai_addhooks.call_historic(kwargs={"pluginmanager": self.pm})
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -145,7 +147,7 @@ class PluginManager:
         self.plugins[candidate.name] = LoadedPlugin(
             manifest=candidate.manifest, obj=obj, path=candidate.path, distribution=candidate.distribution
         )
-        log.info("plugin_loaded", plugin=candidate.name, version=candidate.manifest.version)
+        log.debug("plugin_loaded", plugin=candidate.name, version=candidate.manifest.version)
 
     def _unknown_hooks(self, obj: Any) -> list[str]:
         callers = self.pm.get_hookcallers(obj) or []
@@ -174,12 +176,20 @@ class PluginManager:
     def names(self) -> list[str]:
         return list(self.plugins)
 
-    def call_each(self, hook_name: str, *, only: str | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook_name`` on every plugin (in load order) and say which plugin returned what."""
+    def call_each(
+        self, hook_name: str, *, only: str | Collection[str] | None = None, reverse: bool = False, **kwargs: Any
+    ) -> list[tuple[str, Any]]:
+        """Call ``hook_name`` on each plugin in load order and say who returned what.
+
+        ``only`` limits the call to one plugin or a set (e.g. a tenant's enabled plugins); ``reverse``
+        calls dependents before what they depend on (for shutdown).
+        """
+        wanted = {only} if isinstance(only, str) else (set(only) if only is not None else None)
         caller = getattr(self.pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in caller.get_hookimpls():  # registration (dependency) order
-            if only is not None and impl.plugin_name != only:
+        impls = caller.get_hookimpls()  # registration (dependency) order
+        for impl in reversed(impls) if reverse else impls:
+            if wanted is not None and impl.plugin_name not in wanted:
                 continue
             args = [kwargs[arg] for arg in impl.argnames]
             results.append((impl.plugin_name, impl.function(*args)))

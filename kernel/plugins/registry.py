@@ -74,8 +74,15 @@ def collect_registrations(plugins: PluginManager, kernel: Any) -> Registry:
             continue
         registry.routes[plugin] = value if isinstance(value, Routes) else Routes(api=_as_list(value))
     for plugin, value in _call(plugins, "register_migrations", kernel):
-        for spec in _as_list(value):
+        specs = _as_list(value)
+        if len(specs) > 1:
+            raise PluginLoadError(f"plugin {plugin!r} returned several migration branches; a plugin has one")
+        for spec in specs:
             _expect(plugin, spec, MigrationSpec)
+            if spec.branch != plugin:
+                raise PluginLoadError(
+                    f"plugin {plugin!r}: its migration branch must be named {plugin!r}, not {spec.branch!r}"
+                )
             registry.migrations[plugin] = spec
     for plugin, value in _call(plugins, "register_permissions", kernel):
         for perm in _as_list(value):
@@ -118,6 +125,7 @@ def collect_registrations(plugins: PluginManager, kernel: Any) -> Registry:
             _prefixed(plugin, feature.key, "feature")
             _unique(registry.features, feature.key, plugin, "feature")
             registry.features[feature.key] = (plugin, feature)
+    _check_manifest_features(plugins, registry)
     for plugin, value in _call(plugins, "register_dashboard_metrics", kernel):
         registry.dashboard_metrics.extend((plugin, metric) for metric in _as_list(value))
     _check_subscriptions(registry)
@@ -155,6 +163,18 @@ def _unique_list(names: Iterable[str], what: str) -> None:
         if name in seen:
             raise PluginLoadError(f"{what} {name!r} is declared twice")
         seen.add(name)
+
+
+def _check_manifest_features(plugins: PluginManager, registry: Registry) -> None:
+    """The manifest lists a plugin's features without importing it; the hook must say the same."""
+    for name, loaded in plugins.plugins.items():
+        declared = {key for key, (owner, _) in registry.features.items() if owner == name}
+        listed = set(loaded.manifest.features)
+        if declared != listed:
+            raise PluginLoadError(
+                f"plugin {name!r}: plugin.toml lists features {sorted(listed)} but register_features "
+                f"returns {sorted(declared)}"
+            )
 
 
 def _check_subscriptions(registry: Registry) -> None:

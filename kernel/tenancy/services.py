@@ -26,6 +26,7 @@ __all__ = [
     "enabled_plugins",
     "ensure_default_plan",
     "provision_organization",
+    "seed_demo_data",
     "set_organization_status",
 ]
 
@@ -150,6 +151,17 @@ async def provision_organization(
     return ProvisionedOrganization(
         tenant_id=org.id, slug=slug, admin_user_id=admin.id, admin_email=email, enabled_plugins=tuple(enabled)
     )
+
+
+async def seed_demo_data(kernel: Any, session: AsyncSession, tenant_id: UUID) -> None:
+    """Run ``seed_demo`` of the tenant's enabled plugins, in dependency order, in the caller's transaction."""
+    await set_session_scope(session, tenant_id=tenant_id)
+    enabled = await enabled_plugins(session, tenant_id)
+    with tenant_scope(tenant_id):
+        for _, result in kernel.plugins.call_each(
+            "seed_demo", only=enabled, kernel=kernel, tenant_id=tenant_id, session=session
+        ):
+            await _maybe_await(result)
 
 
 async def enabled_plugins(session: AsyncSession, tenant_id: UUID) -> frozenset[str]:

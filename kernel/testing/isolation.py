@@ -23,7 +23,6 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from psycopg import sql
 
-from kernel.db.session import set_session_scope
 from kernel.db.urls import libpq_url
 
 __all__ = [
@@ -64,8 +63,7 @@ class IsolationReport:
 
 async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs: Any) -> TenantHandle:
     """Provision an organization through the real service, seed it, and log its admin in through the API."""
-    from kernel.db.scope import tenant_scope
-    from kernel.tenancy.services import provision_organization
+    from kernel.tenancy.services import provision_organization, seed_demo_data
 
     suffix = secrets.token_hex(4)
     slug = kwargs.pop("slug", f"t-{suffix}")
@@ -82,13 +80,7 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
             **kwargs,
         )
         if seed:
-            with tenant_scope(result.tenant_id):
-                await set_session_scope(session, tenant_id=result.tenant_id)
-                for _, value in kernel.plugins.call_each(
-                    "seed_demo", kernel=kernel, tenant_id=result.tenant_id, session=session
-                ):
-                    if hasattr(value, "__await__"):
-                        await value
+            await seed_demo_data(kernel, session, result.tenant_id)
         await session.commit()
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     response.raise_for_status()

@@ -46,7 +46,7 @@ def set_request_translator(request: Request[Any, Any, Any]) -> None:
     catalogs: Catalogs = request.app.state.catalogs
     actor = request.scope.get("user")
     language = negotiate_language(
-        [getattr(actor, "language", None)],
+        [getattr(actor, "language", None), getattr(actor, "tenant_language", None)],
         request.headers.get("accept-language"),
         kernel.settings.default_language,
     )

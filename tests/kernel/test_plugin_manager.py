@@ -181,3 +181,61 @@ def test_the_registry_filters_tools_nav_and_subscribers_by_enabled_plugins():
     assert len(registry.subscriptions_for("example.note.created", frozenset({"example"}))) == 1
     assert "example.note.read" in registry.permissions
     assert registry.migrations["example"].branch == "example"
+
+
+class PublishesItsOwnHook:
+    """Like the inbox publishing ``register_channels`` for the whatsapp plugin to implement."""
+
+    class Specs:
+        @staticmethod
+        def register_widgets(kernel):
+            """Return widgets."""
+
+    @hookimpl
+    def atendai_addhooks(self, pluginmanager):
+        import pluggy
+
+        marker = pluggy.HookspecMarker("atendai")
+        marker(self.Specs.register_widgets)
+        pluginmanager.add_hookspecs(self.Specs)
+
+
+class ImplementsIt:
+    @hookimpl
+    def register_widgets(self, kernel):
+        return ["clock"]
+
+
+def test_a_plugin_can_publish_hooks_that_later_plugins_implement():
+    manager = PluginManager(strict=True)
+    manager.register_object(manifest("publisher"), PublishesItsOwnHook())
+    manager.register_object(manifest("implementer", "publisher"), ImplementsIt())
+    assert manager.names() == ["publisher", "implementer"]
+    assert manager.hook.register_widgets(kernel=None) == [["clock"]]
+
+
+def test_call_each_can_limit_to_a_set_and_run_in_reverse():
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+        @hookimpl
+        def register_nav(self, kernel):
+            return self.name
+
+    kernel = _kernel_with((manifest("a"), Named("a")), (manifest("b", "a"), Named("b")), (manifest("c"), Named("c")))
+    assert [r for _, r in kernel.plugins.call_each("register_nav", kernel=None)] == ["a", "b", "c"]
+    assert [r for _, r in kernel.plugins.call_each("register_nav", only={"a", "b"}, reverse=True, kernel=None)] == ["b", "a"]
+
+
+def test_manifest_and_hook_must_agree_on_features():
+    from kernel.sdk import Feature
+
+    class Undeclared:
+        @hookimpl
+        def register_features(self, kernel):
+            return [Feature("quiet.seats", "quota", 3)]
+
+    kernel = _kernel_with((manifest("quiet"), Undeclared()))
+    with pytest.raises(PluginLoadError, match="plugin.toml lists features"):
+        collect_registrations(kernel.plugins, kernel)
