@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 
@@ -78,7 +79,7 @@ def main() -> None:
         env.update(ATENDAI_DATA_DIR=os.path.join(tmp, "data"), ATENDAI_PORT=str(port), ATENDAI_LOG_LEVEL="WARNING")
         atendai = [sys.executable, "-m", "kernel.cli"]
         subprocess.run([*atendai, "demo"], env=env, check=True, capture_output=True)
-        password = open(os.path.join(tmp, "data", "demo-login.txt")).read().split("\n")[1]
+        password = Path(tmp, "data", "demo-login.txt").read_text().split("\n")[1]
         server = subprocess.Popen([*atendai, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             for _ in range(600):

@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         lifespan=[lifespan],
         state=State({"kernel": kernel, "auth": auth, "catalogs": catalogs}),
         debug=False,
+        logging_config=None,  # kernel.logs configured logging already; Litestar's default would replace it
     )
     return app
 
