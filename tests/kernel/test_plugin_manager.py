@@ -237,5 +237,5 @@ def test_manifest_and_hook_must_agree_on_features():
             return [Feature("quiet.seats", "quota", 3)]
 
     kernel = _kernel_with((manifest("quiet"), Undeclared()))
-    with pytest.raises(PluginLoadError, match="plugin.toml lists features"):
+    with pytest.raises(PluginLoadError, match=r"plugin\.toml lists features"):
         collect_registrations(kernel.plugins, kernel)
