@@ -225,7 +225,10 @@ def test_call_each_can_limit_to_a_set_and_run_in_reverse():
 
     kernel = _kernel_with((manifest("a"), Named("a")), (manifest("b", "a"), Named("b")), (manifest("c"), Named("c")))
     assert [r for _, r in kernel.plugins.call_each("register_nav", kernel=None)] == ["a", "b", "c"]
-    assert [r for _, r in kernel.plugins.call_each("register_nav", only={"a", "b"}, reverse=True, kernel=None)] == ["b", "a"]
+    assert [r for _, r in kernel.plugins.call_each("register_nav", only={"a", "b"}, reverse=True, kernel=None)] == [
+        "b",
+        "a",
+    ]
 
 
 def test_manifest_and_hook_must_agree_on_features():
