@@ -3,7 +3,8 @@
 ``check_tenant_isolation`` takes two seeded tenants and, with tenant A's token, calls every route the
 app has (every method, every path parameter filled with tenant B's ids, request bodies sampled from the
 OpenAPI schema with B's ids in every uuid field). It reports a violation when a request that names one
-of B's ids succeeds, when a response shows one of B's ids, and when any of B's rows changed.
+of B's ids succeeds, when a response shows one of B's ids, when any of B's rows changed, and when B
+has no rows at all in a tenant table (the plugin's ``seed_demo`` must give the check something to probe).
 
 ``rls_catalog_problems`` reads PostgreSQL's catalog: every table with a ``tenant_id`` column must have
 row-level security enabled *and* forced, with a policy on ``app.tenant_id`` for reads and writes.
@@ -222,6 +223,10 @@ async def check_tenant_isolation(
     report = IsolationReport()
     async with await psycopg.AsyncConnection.connect(libpq_url(owner_url), autocommit=True) as conn:
         before = await _snapshot(conn, tenant_b.tenant_id)
+        for table, rows in before.items():
+            if not rows:
+                # Nothing of B's to reach for here, so the check would prove nothing for this table.
+                report.violations.append(f"tenant B has no rows in {table}: seed_demo must create some to probe it")
         foreign_ids = [str(tenant_b.tenant_id), str(tenant_b.admin_user_id)]
         foreign_ids += [next(iter(rows)) for rows in before.values() if rows]
         foreign_ids = list(dict.fromkeys(foreign_ids))
