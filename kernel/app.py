@@ -19,6 +19,7 @@ import webui
 from kernel import __version__
 from kernel.auth.tokens import build_auth, login
 from kernel.config import Settings, load_settings
+from kernel.db.capabilities import detect_capabilities
 from kernel.errors import EXCEPTION_HANDLERS
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.logs import configure_logging
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        kernel.state["capabilities"] = await detect_capabilities(kernel.db.engine)
         for _plugin, result in kernel.plugins.call_each("startup", kernel=kernel):
             if hasattr(result, "__await__"):
                 await result

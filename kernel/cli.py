@@ -225,6 +225,57 @@ def tenants_activate(ctx: Context, slug: str) -> None:
     click.echo(f"Activated {slug}.")
 
 
+# --- platform admins ---------------------------------------------------------------------------
+
+
+@cli.group()
+def admins() -> None:
+    """Platform administrators (super-admins): they belong to no organization."""
+
+
+@admins.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None)
+@click.option("--password", default=None, help="Generated and printed when omitted.")
+@pass_context
+def admins_create(ctx: Context, email: str, name: str | None, password: str | None) -> None:
+    """Create a platform administrator."""
+    from kernel.tenancy.services import create_platform_admin
+
+    kernel = ctx.kernel
+    secret = password or secrets.token_urlsafe(12)
+
+    async def create() -> Any:
+        async with kernel.db.session() as session:
+            user = await create_platform_admin(session, email=email, password=secret, name=name)
+            await session.commit()
+            return user
+
+    user = run(ctx, create)
+    click.echo(f"Created platform admin {user.email}" + ("" if password else f"  password: {secret}"))
+
+
+@admins.command("list")
+@pass_context
+def admins_list(ctx: Context) -> None:
+    """List platform administrators."""
+    from kernel.auth.models import User
+    from kernel.db.session import set_session_scope
+
+    async def rows() -> list[Any]:
+        async with ctx.kernel.db.session() as session:
+            await set_session_scope(session, platform=True)
+            result = await session.execute(
+                select(User.email, User.name, User.is_active)
+                .where(User.is_platform_admin.is_(True))
+                .order_by(User.email)
+            )
+            return list(result)
+
+    for email, name, active in run(ctx, rows):
+        click.echo(f"{email:<40} {'active' if active else 'inactive':<9} {name}")
+
+
 # --- plugins --------------------------------------------------------------------------------------
 
 

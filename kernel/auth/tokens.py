@@ -140,7 +140,9 @@ class TokenOut(msgspec.Struct):
     expires_in: int
 
 
-@post("/api/v1/auth/login", opt={PUBLIC: True}, tags=["auth"], summary="Log in with email and password")
+@post(
+    "/api/v1/auth/login", opt={PUBLIC: True}, tags=["auth"], summary="Log in with email and password", status_code=200
+)
 async def login(request: Request[Any, Any, Any], data: JSONBody[LoginIn]) -> TokenOut:
     kernel = request.app.state.kernel
     auth: JWTCookieAuth[Actor] = request.app.state.auth

@@ -21,6 +21,7 @@ from kernel.tenancy.models import Organization, OrganizationStatus, Plan, Tenant
 __all__ = [
     "DEFAULT_PLAN_CODE",
     "ProvisionedOrganization",
+    "create_platform_admin",
     "disable_plugin",
     "enable_plugin",
     "enabled_plugins",
@@ -151,6 +152,29 @@ async def provision_organization(
     return ProvisionedOrganization(
         tenant_id=org.id, slug=slug, admin_user_id=admin.id, admin_email=email, enabled_plugins=tuple(enabled)
     )
+
+
+async def create_platform_admin(session: AsyncSession, *, email: str, password: str, name: str | None = None) -> User:
+    """A super-admin: no organization, the platform scope after login."""
+    email = normalize_email(email)
+    if not EMAIL_RE.match(email):
+        raise ValidationFailed("The email address is not valid.", errors=[{"field": "email", "message": "invalid"}])
+    validate_new_password(password)
+    await set_session_scope(session, platform=True)
+    if (await session.execute(select(User.id).where(User.email == email))).first():
+        raise Conflict("A user with this email already exists.")
+    user = User(
+        tenant_id=None,
+        email=email,
+        name=(name or email.split("@")[0]).strip(),
+        password_hash=hash_password(password),
+        is_platform_admin=True,
+        is_active=True,
+        token_version=0,
+    )
+    session.add(user)
+    await session.flush()
+    return user
 
 
 async def seed_demo_data(kernel: Any, session: AsyncSession, tenant_id: UUID) -> None:

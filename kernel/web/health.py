@@ -27,4 +27,8 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     except Exception as exc:  # the probe reports any failure instead of raising it
         checks["database"] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return Response({"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    capabilities = kernel.state.get("capabilities")
+    if capabilities is not None:
+        body["database"] = capabilities.as_dict()
+    return Response(body, status_code=200 if ready else 503)

@@ -13,7 +13,11 @@ async def test_health_and_readiness(atendai_client):
     assert (await atendai_client.get("/healthz")).json() == {"status": "ok"}
     ready = await atendai_client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
+    body = ready.json()
+    assert body["status"] == "ok" and body["checks"] == {"database": "ok"}
+    assert body["database"]["server_version"] >= 150000
+    assert body["database"]["unaccent"] and body["database"]["pg_trgm"]
+    assert isinstance(body["database"]["pgvector"], bool)  # optional: PostgreSQL 15 in CI may lack it
 
 
 async def test_openapi_lists_kernel_and_plugin_routes_with_an_interactive_renderer(atendai_client):

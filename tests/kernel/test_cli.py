@@ -95,3 +95,12 @@ def test_db_shell_runs_one_statement_and_honours_rls_as_the_app(run_cli, capfd):
     assert "     0" in capfd.readouterr().out
     failing = run_cli("db", "shell", "-c", "SELECT * FROM no_such_table")
     assert failing.exit_code != 0
+
+
+def test_platform_admins_are_created_and_listed(run_cli):
+    email = f"root-{secrets.token_hex(3)}@example.com"
+    created = run_cli("admins", "create", "--email", email, "--password", "platform admin pw 1")
+    assert created.exit_code == 0, created.output
+    assert email in run_cli("admins", "list").output
+    duplicate = run_cli("admins", "create", "--email", email.upper(), "--password", "platform admin pw 1")
+    assert duplicate.exit_code == 1 and "already exists" in duplicate.output

@@ -40,6 +40,7 @@ def test_serve_starts_the_embedded_database_and_stops_it_on_exit(tmp_path: Path)
             server.stdout.read1().decode() if server.stdout else ""
         )
         assert (tmp_path / "data" / "postgres" / "PG_VERSION").read_text().strip() == "18"
+        assert ready.json()["database"]["pgvector"] is True  # the embedded server ships pgvector
         assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
     finally:
         server.send_signal(signal.SIGINT)

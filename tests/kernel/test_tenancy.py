@@ -159,3 +159,20 @@ async def test_the_orm_filter_adds_the_tenant_to_the_sql_itself(atendai_kernel, 
     query, parameters = next((s, p) for s, p in statements if "FROM example_notes" in s)
     assert "example_notes.tenant_id = " in query
     assert str(tenant_a.tenant_id) in {str(p) for p in parameters}
+
+
+async def test_a_platform_admin_logs_in_to_the_platform_scope_without_tenant_modules(atendai_kernel, atendai_client):
+    import secrets
+
+    from kernel.tenancy.services import create_platform_admin
+
+    email = f"root-{secrets.token_hex(3)}@example.com"
+    async with atendai_kernel.db.session() as session:
+        user = await create_platform_admin(session, email=email, password="platform admin pw 1")
+        await session.commit()
+    assert user.tenant_id is None and user.is_platform_admin
+    login = await atendai_client.post("/api/v1/auth/login", json={"email": email, "password": "platform admin pw 1"})
+    assert login.status_code == 200
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    # Tenant modules are not the platform's: their routes are closed to it.
+    assert (await atendai_client.get("/api/v1/example/notes/", headers=headers)).status_code == 403
