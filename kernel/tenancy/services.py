@@ -74,6 +74,13 @@ def validate_slug(slug: str) -> str:
     return slug
 
 
+def validate_email(email: str) -> str:
+    email = normalize_email(email)
+    if not EMAIL_RE.match(email):
+        raise ValidationFailed("The email address is not valid.", errors=[{"field": "email", "message": "invalid"}])
+    return email
+
+
 def validate_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
@@ -101,9 +108,7 @@ async def provision_organization(
     transaction to the new tenant, so seeds from ``on_plugin_enabled`` land under row-level security.
     """
     slug = validate_slug(slug)
-    email = normalize_email(admin_email)
-    if not EMAIL_RE.match(email):
-        raise ValidationFailed("The email address is not valid.", errors=[{"field": "email", "message": "invalid"}])
+    email = validate_email(admin_email)
     validate_new_password(admin_password)
     if not name.strip():
         raise ValidationFailed("The organization needs a name.", errors=[{"field": "name", "message": "required"}])
@@ -111,8 +116,7 @@ async def provision_organization(
     await set_session_scope(session, platform=True)
     if (await session.execute(select(Organization.id).where(Organization.slug == slug))).first():
         raise Conflict(f"The slug {slug!r} is already taken.")
-    if (await session.execute(select(User.id).where(User.email == email))).first():
-        raise Conflict("A user with this email already exists.")
+    await _ensure_email_free(session, email)
     if plan_code:
         plan = (await session.execute(select(Plan).where(Plan.code == plan_code))).scalar_one_or_none()
         if plan is None:
@@ -131,17 +135,7 @@ async def provision_organization(
     await session.flush()
 
     await set_session_scope(session, tenant_id=org.id)
-    admin = User(
-        tenant_id=org.id,
-        email=email,
-        name=(admin_name or email.split("@")[0]).strip(),
-        password_hash=hash_password(admin_password),
-        is_platform_admin=False,
-        is_active=True,
-        token_version=0,
-    )
-    session.add(admin)
-    await session.flush()
+    admin = await _add_user(session, tenant_id=org.id, email=email, password=admin_password, name=admin_name)
     enabled: list[str] = []
     with tenant_scope(org.id):
         for plugin in kernel.plugin_order():
@@ -156,19 +150,28 @@ async def provision_organization(
 
 async def create_platform_admin(session: AsyncSession, *, email: str, password: str, name: str | None = None) -> User:
     """A super-admin: no organization, the platform scope after login."""
-    email = normalize_email(email)
-    if not EMAIL_RE.match(email):
-        raise ValidationFailed("The email address is not valid.", errors=[{"field": "email", "message": "invalid"}])
+    email = validate_email(email)
     validate_new_password(password)
     await set_session_scope(session, platform=True)
+    await _ensure_email_free(session, email)
+    return await _add_user(session, tenant_id=None, email=email, password=password, name=name)
+
+
+async def _ensure_email_free(session: AsyncSession, email: str) -> None:
+    """Emails are unique across the platform; the caller is in the platform scope."""
     if (await session.execute(select(User.id).where(User.email == email))).first():
         raise Conflict("A user with this email already exists.")
+
+
+async def _add_user(
+    session: AsyncSession, *, tenant_id: UUID | None, email: str, password: str, name: str | None
+) -> User:
     user = User(
-        tenant_id=None,
+        tenant_id=tenant_id,
         email=email,
         name=(name or email.split("@")[0]).strip(),
         password_hash=hash_password(password),
-        is_platform_admin=True,
+        is_platform_admin=tenant_id is None,
         is_active=True,
         token_version=0,
     )
