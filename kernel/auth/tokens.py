@@ -28,6 +28,7 @@ from kernel.db.scope import set_current_scope
 from kernel.db.session import set_session_scope
 from kernel.errors import KernelError
 from kernel.tenancy.models import Organization, OrganizationStatus, TenantPlugin
+from kernel.web.context import set_request_actor
 
 __all__ = ["AUDIENCE", "ISSUER", "Actor", "build_auth", "issue_access_token", "login"]
 
@@ -88,6 +89,7 @@ async def retrieve_actor(token: Token, connection: ASGIConnection[Any, Any, Any,
     if tenant_id is None and not user.is_platform_admin:
         return None
     set_current_scope(tenant_id, platform=tenant_id is None)
+    set_request_actor(user.id)
     structlog.contextvars.bind_contextvars(tenant_id=str(tenant_id) if tenant_id else None, user_id=str(user_id))
     return Actor(
         user_id=user.id,

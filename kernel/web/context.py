@@ -5,14 +5,43 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any
+from uuid import UUID
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.db.scope import isolated_scope
 
-__all__ = ["RequestContextMiddleware"]
+__all__ = ["RequestContextMiddleware", "RequestInfo", "current_request"]
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """Who is on the other end of the current request (for the audit trail and rate limits)."""
+
+    request_id: str
+    ip: str | None
+    user_agent: str | None
+    actor_id: UUID | None = None
+    """The authenticated user, set by authentication (``with_actor``)."""
+
+
+_request: ContextVar[RequestInfo | None] = ContextVar("atendai_request", default=None)
+
+
+def current_request() -> RequestInfo | None:
+    """The current request's id, client address, user agent and user; ``None`` outside a request."""
+    return _request.get()
+
+
+def set_request_actor(actor_id: UUID | None) -> None:
+    info = _request.get()
+    if info is not None:
+        _request.set(replace(info, actor_id=actor_id))
+
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = structlog.get_logger("kernel.http")
@@ -40,6 +69,9 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
+        client = scope.get("client")
+        user_agent = headers.get(b"user-agent", b"").decode("latin-1")[:500] or None
+        token = _request.set(RequestInfo(request_id, client[0] if client else None, user_agent))
         started = time.perf_counter()
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
@@ -58,3 +90,4 @@ class RequestContextMiddleware:
                 )
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
+            _request.reset(token)
