@@ -14,7 +14,8 @@ from kernel.db import migrate
 def test_every_branch_is_at_its_head_and_matches_the_models(atendai_kernel):
     plan = atendai_kernel.migration_plan()
     assert migrate.pending_heads(plan) == []
-    assert migrate.heads_by_branch(plan) == {"kernel": "kernel_0001", "example": "example_0001"}
+    assert migrate.heads_by_branch(plan)["example"] == "example_0001"
+    assert migrate.heads_by_branch(plan)["kernel"].startswith("kernel_")
     migrate.check(plan)
 
 
