@@ -40,6 +40,7 @@ setup_venv() {
   log "Installing Atendai${extras:+ with $extras}"
   "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
   "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT${extras:+[$extras]}"
+  "$PY" -m kernel.i18n compile >/dev/null
 }
 
 install_example_plugin() {

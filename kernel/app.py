@@ -9,22 +9,28 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Request
-from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 
 import webui
 from kernel import __version__
-from kernel.auth.tokens import build_auth, login
+from kernel.audit.api import AuditController
+from kernel.auth.api import ApiTokensController, AuthController, UsersController
+from kernel.auth.middleware import auth_middleware
+from kernel.cache import build_store
 from kernel.config import Settings, load_settings
 from kernel.db.capabilities import detect_capabilities
 from kernel.errors import EXCEPTION_HANDLERS
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.logs import configure_logging
+from kernel.mail import build_mailer
 from kernel.plugins.manager import PluginLoadError
 from kernel.plugins.routing import plugin_routers, plugin_static_routers
+from kernel.rbac.api import RolesController
+from kernel.rbac.guard import permission_guard
 from kernel.runtime import Kernel, build_kernel
 from kernel.web.context import RequestContextMiddleware
 from kernel.web.health import healthz, readyz
@@ -44,8 +50,8 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
     if settings.should_auto_migrate:
         kernel.ensure_migrated()
 
-    auth = build_auth(settings)
     catalogs = _load_catalogs(kernel)
+    kernel.state.setdefault("mailer", build_mailer(settings))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -67,14 +73,18 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         route_handlers=[
             healthz,
             readyz,
-            login,
+            AuthController,
+            UsersController,
+            RolesController,
+            ApiTokensController,
+            AuditController,
             create_static_files_router(path="/static", directories=[webui.STATIC_DIR], include_in_schema=False),
             *plugin_static_routers(kernel.plugins),
             *plugin_routers(kernel.registry),
         ],
         plugins=[SQLAlchemyPlugin(config=kernel.db.config)],
-        # Auth inserts its middleware first in the list; the request context must wrap it, so it goes last.
-        on_app_init=[auth.on_app_init, _outermost_request_context],
+        middleware=[RequestContextMiddleware, auth_middleware()],
+        guards=[permission_guard],
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=build_template_config(kernel),
@@ -83,18 +93,24 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             version=__version__,
             path="/schema",
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT access token or atd_ API token",
+                        description="POST /api/v1/auth/login returns an access token; API tokens start with atd_.",
+                    )
+                }
+            ),
+            security=[{"BearerToken": []}],
         ),
         lifespan=[lifespan],
-        state=State({"kernel": kernel, "auth": auth, "catalogs": catalogs}),
+        state=State({"kernel": kernel, "catalogs": catalogs, "auth_store": build_store(settings.redis_url, "auth")}),
         debug=False,
         logging_config=None,  # kernel.logs configured logging already; Litestar's default would replace it
     )
     return app
-
-
-def _outermost_request_context(app_config: AppConfig) -> AppConfig:
-    app_config.middleware.insert(0, RequestContextMiddleware)
-    return app_config
 
 
 def _load_catalogs(kernel: Kernel) -> Catalogs:

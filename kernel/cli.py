@@ -19,6 +19,7 @@ from kernel.config import Settings, SettingsError, load_settings
 from kernel.db import migrate as migrations
 from kernel.db.urls import libpq_url, redact
 from kernel.errors import KernelError
+from kernel.i18n.cli import i18n
 from kernel.logs import configure_logging
 from kernel.plugins.manager import PluginLoadError
 from kernel.runtime import Kernel, build_kernel
@@ -81,6 +82,9 @@ def run(ctx: Context, coro_fn: Callable[[], Awaitable[T]]) -> T:
 @click.version_option(package_name="atendai")
 def cli() -> None:
     """Atendai: customer service over WhatsApp and the web with AI agents."""
+
+
+cli.add_command(i18n)
 
 
 # --- serve / migrate ------------------------------------------------------------------------

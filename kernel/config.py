@@ -39,6 +39,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     public_url: str | None = None
     secret_key: str | None = None
     access_token_minutes: int = 15
+    refresh_token_days: int = 30
+    # Login protection: failures per account before a lockout, attempts per address per window.
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    login_ip_attempts: int = 30
+    login_ip_window_seconds: int = 300
+    # Mail
+    mail_backend: Literal["file", "console", "smtp"] = "file"
+    mail_from: str = "Atendai <no-reply@atendai.local>"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     # Plugins
     plugins: str | None = None
     strict_plugins: bool = False
@@ -90,6 +104,18 @@ ENV_NAMES: dict[str, str] = {
     "public_url": "ATENDAI_PUBLIC_URL",
     "secret_key": "ATENDAI_SECRET_KEY",
     "access_token_minutes": "ATENDAI_ACCESS_TOKEN_MINUTES",
+    "refresh_token_days": "ATENDAI_REFRESH_TOKEN_DAYS",
+    "login_max_failures": "ATENDAI_LOGIN_MAX_FAILURES",
+    "login_lockout_minutes": "ATENDAI_LOGIN_LOCKOUT_MINUTES",
+    "login_ip_attempts": "ATENDAI_LOGIN_IP_ATTEMPTS",
+    "login_ip_window_seconds": "ATENDAI_LOGIN_IP_WINDOW_SECONDS",
+    "mail_backend": "ATENDAI_MAIL_BACKEND",
+    "mail_from": "ATENDAI_MAIL_FROM",
+    "smtp_host": "ATENDAI_SMTP_HOST",
+    "smtp_port": "ATENDAI_SMTP_PORT",
+    "smtp_username": "ATENDAI_SMTP_USERNAME",
+    "smtp_password": "ATENDAI_SMTP_PASSWORD",
+    "smtp_security": "ATENDAI_SMTP_SECURITY",
     "plugins": "ATENDAI_PLUGINS",
     "strict_plugins": "ATENDAI_STRICT_PLUGINS",
     "log_level": "ATENDAI_LOG_LEVEL",

@@ -13,6 +13,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from kernel.i18n.catalogs import KERNEL_DOMAIN, N_, Translator, negotiate_language, translator
+
 __all__ = [
     "Conflict",
     "Forbidden",
@@ -30,56 +32,74 @@ log = structlog.get_logger("kernel.errors")
 
 
 class KernelError(Exception):
-    """Base of every error a service may raise on purpose."""
+    """Base of every error a service may raise on purpose.
+
+    ``detail`` is an English msgid with ``%(name)s`` placeholders filled from ``params``, so the
+    response can be translated into the caller's language: ``NotFound("No plan %(plan)s.", plan=code)``.
+    """
 
     status = 400
     slug = "bad-request"
-    title = "Bad request"
+    title = N_("Bad request")
 
-    def __init__(self, detail: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(detail or self.title)
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        plural: str | None = None,
+        count: int | None = None,
+        **params: Any,
+    ) -> None:
         self.detail = detail or self.title
+        self.plural = plural
+        """With ``count``: the plural form of ``detail``, chosen per language at response time."""
+        self.count = count
+        self.params = params
+        super().__init__(self.detail % params if params else self.detail)
         self.errors = errors or []
+        self.headers = headers or {}
 
 
 class NotFound(KernelError):
-    status, slug, title = 404, "not-found", "Not found"
+    status, slug, title = 404, "not-found", N_("Not found")
 
 
 class Forbidden(KernelError):
-    status, slug, title = 403, "forbidden", "Forbidden"
+    status, slug, title = 403, "forbidden", N_("Forbidden")
 
 
 class PluginDisabled(Forbidden):
-    slug, title = "plugin-disabled", "Module not enabled"
+    slug, title = "plugin-disabled", N_("Module not enabled")
 
 
 class Conflict(KernelError):
-    status, slug, title = 409, "conflict", "Conflict"
+    status, slug, title = 409, "conflict", N_("Conflict")
 
 
 class ValidationFailed(KernelError):
-    status, slug, title = 422, "validation-failed", "Invalid input"
+    status, slug, title = 422, "validation-failed", N_("Invalid input")
 
 
 class QuotaExceeded(KernelError):
-    status, slug, title = 429, "quota-exceeded", "Quota exceeded"
+    status, slug, title = 429, "quota-exceeded", N_("Quota exceeded")
 
 
 class ProviderError(KernelError):
-    status, slug, title = 502, "provider-error", "An outside service failed"
+    status, slug, title = 502, "provider-error", N_("An outside service failed")
 
 
 _HTTP_TITLES = {
     400: ("bad-request", "Bad request"),
     401: ("unauthorized", "Authentication required"),
-    403: ("forbidden", "Forbidden"),
-    404: ("not-found", "Not found"),
+    403: ("forbidden", N_("Forbidden")),
+    404: ("not-found", N_("Not found")),
     405: ("method-not-allowed", "Method not allowed"),
-    409: ("conflict", "Conflict"),
+    409: ("conflict", N_("Conflict")),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
-    422: ("validation-failed", "Invalid input"),
+    422: ("validation-failed", N_("Invalid input")),
     429: ("too-many-requests", "Too many requests"),
     500: ("internal-error", "Internal error"),
     503: ("unavailable", "Service unavailable"),
@@ -112,22 +132,53 @@ def problem_response(
     return Response(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def _translator_for(request: Request[Any, Any, Any]) -> Translator:
+    """The request's translator, or one chosen here (errors can happen before the request's is set)."""
+    current = translator()
+    if current is not None:
+        return current
+    actor = request.scope.get("user")
+    state = request.app.state
+    language = negotiate_language(
+        [getattr(actor, "language", None), getattr(actor, "tenant_language", None)],
+        request.headers.get("accept-language"),
+        state.kernel.settings.default_language,
+    )
+    return Translator(catalogs=state.catalogs, language=language, domains=(KERNEL_DOMAIN,))
+
+
 def handle_kernel_error(request: Request[Any, Any, Any], exc: KernelError) -> Response[dict[str, Any]]:
+    t = _translator_for(request)
     return problem_response(
-        request, status=exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, errors=exc.errors
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=t.gettext(exc.title),
+        detail=(
+            t.ngettext(exc.detail, exc.plural, exc.count, **exc.params)
+            if exc.plural is not None and exc.count is not None
+            else t.gettext(exc.detail, **exc.params)
+        ),
+        errors=exc.errors,
+        headers=exc.headers or None,
     )
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
+    t = _translator_for(request)
+    slug, english_title = _HTTP_TITLES.get(exc.status_code, ("http-error", N_("Request failed")))
+    title = t.gettext(english_title)
     errors: list[dict[str, Any]] | None = None
+    detail: str | None = None
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [
             {"field": item.get("key"), "message": item.get("message"), "source": item.get("source")}
             for item in exc.extra
             if isinstance(item, dict)
         ]
-    detail = exc.detail if exc.detail and exc.detail != title else None
+        detail = t.gettext("Some fields are missing or have the wrong type.")
+    elif exc.status_code == 401:
+        detail = t.gettext("Log in again: the session is missing, expired or was ended.")
     if request.url.path.startswith("/app/") and exc.status_code == 404:
         return Response(
             f"<!doctype html><title>{title}</title><h1>{title}</h1>",
@@ -148,7 +199,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     slug, title = _HTTP_TITLES[500]
-    return problem_response(request, status=HTTP_500_INTERNAL_SERVER_ERROR, slug=slug, title=title)
+    return problem_response(
+        request, status=HTTP_500_INTERNAL_SERVER_ERROR, slug=slug, title=_translator_for(request).gettext(title)
+    )
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

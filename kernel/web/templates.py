@@ -19,15 +19,9 @@ from kernel.i18n.catalogs import (
     translator,
     use_translator,
 )
+from kernel.i18n.formatting import install_jinja_i18n
 
 __all__ = ["build_template_config", "page", "set_request_translator"]
-
-
-def _gettext(msgid: str, **params: Any) -> str:
-    current = translator()
-    if current is None:
-        return msgid % params if params else msgid
-    return current.gettext(msgid, **params)
 
 
 def build_template_config(kernel: Any) -> TemplateConfig[JinjaTemplateEngine]:
@@ -36,12 +30,12 @@ def build_template_config(kernel: Any) -> TemplateConfig[JinjaTemplateEngine]:
         if loaded.path and (loaded.path / "templates").is_dir():
             directories.append(loaded.path / "templates")
     env = Environment(loader=FileSystemLoader(directories), autoescape=select_autoescape(["html"]), enable_async=False)
-    env.globals["_"] = _gettext
+    install_jinja_i18n(env)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
 def set_request_translator(request: Request[Any, Any, Any]) -> None:
-    """Pick the request's language (user, then tenant default, then browser) and its catalogs."""
+    """Pick the request's language (user, then organization, then browser), time zone and catalogs."""
     kernel = request.app.state.kernel
     catalogs: Catalogs = request.app.state.catalogs
     actor = request.scope.get("user")
@@ -52,7 +46,8 @@ def set_request_translator(request: Request[Any, Any, Any]) -> None:
     )
     plugin = request.route_handler.opt.get("plugin")
     domains = (plugin, KERNEL_DOMAIN) if plugin else (KERNEL_DOMAIN,)
-    use_translator(Translator(catalogs=catalogs, language=language, domains=domains))
+    timezone = getattr(actor, "tenant_timezone", None) or kernel.settings.default_timezone
+    use_translator(Translator(catalogs=catalogs, language=language, domains=domains, timezone=timezone))
 
 
 def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:

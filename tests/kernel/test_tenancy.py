@@ -81,7 +81,7 @@ async def test_suspension_blocks_login_and_existing_tokens(atendai_kernel, atend
     assert (await atendai_client.get("/api/v1/example/notes/", headers=tenant.headers)).status_code == 401
     login = await atendai_client.post("/api/v1/auth/login", json={"email": tenant.email, "password": tenant.password})
     assert login.status_code == 401
-    assert login.json()["detail"] == "This organization is suspended."
+    assert login.json()["detail"] == "Esta empresa está suspensa."  # the organization's language, pt-BR
 
 
 async def test_disabling_a_plugin_closes_its_routes_for_that_tenant_only(atendai_kernel, atendai_client, two_tenants):

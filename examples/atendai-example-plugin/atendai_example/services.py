@@ -20,7 +20,9 @@ def _clean_title(title: str) -> str:
         raise ValidationFailed("A note needs a title.", errors=[{"field": "title", "message": "required"}])
     if len(title) > MAX_TITLE:
         raise ValidationFailed(
-            f"The title is longer than {MAX_TITLE} characters.", errors=[{"field": "title", "message": "too long"}]
+            "The title is longer than %(count)d characters.",
+            errors=[{"field": "title", "message": "too long"}],
+            count=MAX_TITLE,
         )
     return title
 

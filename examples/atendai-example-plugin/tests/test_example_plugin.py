@@ -31,7 +31,7 @@ async def test_notes_api_round_trip(atendai_client, make_tenant):
     assert [n["title"] for n in found.json()] == ["Prices"]
     assert (await atendai_client.delete(f"/api/v1/example/notes/{note_id}", headers=tenant.headers)).status_code == 204
     gone = await atendai_client.get(f"/api/v1/example/notes/{note_id}", headers=tenant.headers)
-    assert gone.status_code == 404 and gone.json()["detail"] == "Note not found."
+    assert gone.status_code == 404 and gone.json()["detail"] == "Nota não encontrada."
 
 
 @pytest.mark.parametrize(("language", "title"), [("pt-BR", "Notas"), ("en", "Notes"), ("es", "Notas")])
