@@ -26,7 +26,14 @@ from kernel.sdk import MigrationSpec
 __all__ = ["MigrationPlan", "MigrationsOutOfDate", "check", "ensure_app_role", "upgrade"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-KERNEL_MODELS = ("kernel.tenancy.models", "kernel.auth.models", "kernel.rbac.models", "kernel.audit.models")
+KERNEL_MODELS = (
+    "kernel.tenancy.models",
+    "kernel.auth.models",
+    "kernel.rbac.models",
+    "kernel.secrets_models",
+    "kernel.llm.models",
+    "kernel.audit.models",
+)
 
 
 class MigrationsOutOfDate(RuntimeError):

@@ -1,0 +1,1 @@
+"""The LLM gateway: the only door to language and embedding models."""
