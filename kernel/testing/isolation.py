@@ -100,11 +100,13 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
 
 
 async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suffix: str) -> None:
-    """What a lived-in organization has beyond its admin: an invited user, a custom role, an API token."""
+    """What a lived-in organization has beyond its admin, so every kernel table has rows to probe."""
     from kernel.auth.actor import Actor
     from kernel.auth.services import create_api_token
     from kernel.auth.users import invite_user
+    from kernel.llm.models import LlmUsage
     from kernel.rbac.models import Role
+    from kernel.secrets_models import StoredSecret
 
     await set_session_scope(session, tenant_id=tenant_id)
     admin = Actor(
@@ -136,6 +138,25 @@ async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suf
         permissions=["kernel.user.read"],
         grantable=frozenset({"kernel.user.read"}),
         created_by=None,
+    )
+    session.add(
+        StoredSecret(
+            tenant_id=tenant_id, name="llm.openai.api_key", ciphertext="not-a-real-ciphertext", hint="sk-...seed"
+        )
+    )
+    session.add(
+        LlmUsage(
+            tenant_id=tenant_id,
+            provider="offline",
+            model="offline",
+            operation="chat",
+            prompt_tokens=10,
+            completion_tokens=5,
+            cached_tokens=0,
+            latency_ms=3,
+            cost_micros=0,
+            status="ok",
+        )
     )
     await session.flush()
 
