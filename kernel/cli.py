@@ -280,6 +280,54 @@ def admins_list(ctx: Context) -> None:
         click.echo(f"{email:<40} {'active' if active else 'inactive':<9} {name}")
 
 
+# --- audit -----------------------------------------------------------------------------------------
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@click.option("--tenant", "tenant_slug", default=None, help="Only this organization's chain.")
+@pass_context
+def audit_verify(ctx: Context, tenant_slug: str | None) -> None:
+    """Recompute every hash of the audit chains; exit 1 if a row was edited, removed or reordered.
+
+    It also prints each chain's head (last sequence number and hash): keep them elsewhere and compare
+    later, since deleting the newest rows leaves a shorter chain that is still whole.
+    """
+    from kernel.audit.service import chain_head, verify_all, verify_chain
+    from kernel.db.session import set_session_scope
+    from kernel.tenancy.models import Organization
+
+    async def verify() -> dict[Any, tuple[list[str], Any]]:
+        async with ctx.kernel.db.session() as session:
+            await set_session_scope(session, platform=True)
+            slugs = dict((await session.execute(select(Organization.id, Organization.slug))).tuples().all())
+            if tenant_slug:
+                tenant_id = next((tid for tid, slug in slugs.items() if slug == tenant_slug), None)
+                if tenant_id is None:
+                    raise click.ClickException(f"no organization {tenant_slug!r}")
+                results = {tenant_id: await verify_chain(session, tenant_id)}
+            else:
+                results = await verify_all(session)
+            return {
+                slugs.get(tid, "(platform)") if tid else "(platform)": (problems, await chain_head(session, tid))
+                for tid, problems in results.items()
+            }
+
+    broken = False
+    for name, (problems, head) in sorted(run(ctx, verify).items(), key=lambda item: str(item[0])):
+        head_text = f"seq {head.seq} {head.hash[:16]}" if head else "empty"
+        click.echo(f"{name:<24} {'BROKEN' if problems else 'ok':<7} {head_text}")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+        broken = broken or bool(problems)
+    if broken:
+        raise SystemExit(1)
+
+
 # --- plugins --------------------------------------------------------------------------------------
 
 

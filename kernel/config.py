@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     port: int = 8000
     public_url: str | None = None
     secret_key: str | None = None
+    # Fernet keys (comma separated, newest first) that encrypt stored secrets: the first encrypts, all decrypt.
+    secrets_keys: str | None = None
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     # Login protection: failures per account before a lockout, attempts per address per window.
@@ -103,6 +105,7 @@ ENV_NAMES: dict[str, str] = {
     "port": "ATENDAI_PORT",
     "public_url": "ATENDAI_PUBLIC_URL",
     "secret_key": "ATENDAI_SECRET_KEY",
+    "secrets_keys": "ATENDAI_SECRETS_KEYS",
     "access_token_minutes": "ATENDAI_ACCESS_TOKEN_MINUTES",
     "refresh_token_days": "ATENDAI_REFRESH_TOKEN_DAYS",
     "login_max_failures": "ATENDAI_LOGIN_MAX_FAILURES",

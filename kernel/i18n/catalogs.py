@@ -215,6 +215,15 @@ def current_translator() -> Translator:
     return _current.get() or _UNTRANSLATED
 
 
+def reset_translator() -> Token[Translator | None]:
+    """Start a unit of work (a request) with no translator; pair with :func:`restore_translator`."""
+    return _current.set(None)
+
+
+def restore_translator(token: Token[Translator | None]) -> None:
+    _current.reset(token)
+
+
 def use_translator(value: Translator) -> Token[Translator | None]:
     """Make ``value`` the current translator (for the rest of this context)."""
     return _current.set(value)

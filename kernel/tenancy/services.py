@@ -230,6 +230,7 @@ async def _enable(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: s
         "on_plugin_enabled", only=plugin, kernel=kernel, tenant_id=tenant_id, session=session
     ):
         await _maybe_await(result)
+    await record(session, action="plugin.enabled", target_type="plugin", target_id=plugin, tenant_id=tenant_id)
 
 
 async def enable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, plugin: str) -> list[str]:
@@ -273,6 +274,7 @@ async def disable_plugin(kernel: Any, session: AsyncSession, tenant_id: UUID, pl
         "on_plugin_disabled", only=plugin, kernel=kernel, tenant_id=tenant_id, session=session
     ):
         await _maybe_await(result)
+    await record(session, action="plugin.disabled", target_type="plugin", target_id=plugin, tenant_id=tenant_id)
 
 
 def _with_dependencies(kernel: Any, plugin: str) -> list[str]:
@@ -295,6 +297,16 @@ async def set_organization_status(session: AsyncSession, slug: str, status: str)
     org = (await session.execute(select(Organization).where(Organization.slug == slug))).scalar_one_or_none()
     if org is None:
         raise NotFound("There is no organization %(slug)s.", slug=slug)
+    before = org.status
     org.status = status
     await session.flush()
+    await record(
+        session,
+        action=f"organization.{'suspended' if status == OrganizationStatus.SUSPENDED else 'activated'}",
+        target_type="organization",
+        target_id=org.id,
+        tenant_id=org.id,
+        before={"status": before},
+        after={"status": status},
+    )
     return org

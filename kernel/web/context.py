@@ -14,6 +14,7 @@ import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kernel.db.scope import isolated_scope
+from kernel.i18n.catalogs import reset_translator, restore_translator
 
 __all__ = ["RequestContextMiddleware", "RequestInfo", "current_request"]
 
@@ -76,6 +77,7 @@ class RequestContextMiddleware:
         saved = structlog.contextvars.get_contextvars()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        translator_token = reset_translator()
         try:
             with isolated_scope():
                 await self.app(scope, receive, send_with_id)
@@ -91,3 +93,4 @@ class RequestContextMiddleware:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**saved)
             _request.reset(token)
+            restore_translator(translator_token)

@@ -102,3 +102,15 @@ def test_platform_admins_are_created_and_listed(run_cli):
     assert email in run_cli("admins", "list").output
     duplicate = run_cli("admins", "create", "--email", email.upper(), "--password", "platform admin pw 1")
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+
+
+def test_audit_verify_reports_every_chain_intact(run_cli):
+    slug = f"cli-{secrets.token_hex(3)}"
+    run_cli("tenants", "create", "--slug", slug, "--name", "X", "--admin-email", f"{slug}@example.com")
+    run_cli("tenants", "suspend", slug)
+    whole = run_cli("audit", "verify")
+    assert whole.exit_code == 0, whole.output
+    line = next(line for line in whole.output.splitlines() if line.startswith(slug))
+    assert " ok " in line and "seq " in line
+    one = run_cli("audit", "verify", "--tenant", slug)
+    assert one.exit_code == 0 and one.output.startswith(slug)
