@@ -59,8 +59,9 @@ def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Temp
     language = current.language if current else kernel.settings.default_language
     enabled = getattr(actor, "enabled_plugins", frozenset())
     nav = []
+    permissions = getattr(actor, "permissions", frozenset())
     for plugin, item in kernel.registry.nav:
-        if plugin in enabled:
+        if plugin in enabled and (item.permission is None or item.permission in permissions):
             label = catalogs.gettext((plugin, KERNEL_DOMAIN), language, item.label)
             nav.append({"href": item.href, "label": label, "order": item.order, "id": item.id})
     nav.sort(key=lambda entry: (entry["order"], entry["id"]))

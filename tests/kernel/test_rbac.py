@@ -238,15 +238,26 @@ async def test_identity_changes_land_in_the_audit_trail_with_who_and_where(atend
     admin = await make_tenant(seed=False)
     await invite_and_accept(atendai_client, admin, "operator")
     await atendai_client.post(
-        "/api/v1/roles/", json={"key": "viewer", "name": "Viewer", "permissions": ["kernel.user.read"]}, headers=admin.headers
+        "/api/v1/roles/",
+        json={"key": "viewer", "name": "Viewer", "permissions": ["kernel.user.read"]},
+        headers=admin.headers,
     )
     token = await atendai_client.post(
         "/api/v1/api-tokens/", json={"name": "sync", "permissions": ["kernel.user.read"]}, headers=admin.headers
     )
-    entries = (await atendai_client.get("/api/v1/audit/", headers={**admin.headers, "User-Agent": "audit-check"})).json()
+    entries = (
+        await atendai_client.get("/api/v1/audit/", headers={**admin.headers, "User-Agent": "audit-check"})
+    ).json()
     items = entries["items"] if isinstance(entries, dict) else entries
     actions = [item["action"] for item in items]
-    for expected in ("organization.created", "plugin.enabled", "user.invited", "user.invitation_accepted", "role.created", "api_token.created"):
+    for expected in (
+        "organization.created",
+        "plugin.enabled",
+        "user.invited",
+        "user.invitation_accepted",
+        "role.created",
+        "api_token.created",
+    ):
         assert expected in actions, expected
     created = next(item for item in items if item["action"] == "api_token.created")
     assert created["actor_label"] == admin.email
