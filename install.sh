@@ -4,6 +4,7 @@
 #   ./install.sh          set up .venv, migrate the embedded database, create the demo, and serve
 #   ./install.sh test     set up .venv with test tools and run the whole test suite
 #   ./install.sh setup    only set up .venv
+#   ./install.sh --docker production with Docker Compose: write .env with generated secrets, build, start
 #   ./install.sh --help   this text
 set -euo pipefail
 
@@ -13,7 +14,7 @@ PY="$VENV/bin/python"
 TEST_SERVER_URL="${ATENDAI_TEST_SERVER_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 log() { printf '\033[35m==>\033[0m %s\n' "$*" >&2; }
@@ -86,12 +87,72 @@ run_tests() {
   fi
 }
 
+# Production with Docker Compose (docker-compose.yml, docs/deployment.md). Writes .env only when it is
+# missing, so running this again keeps the secrets (and the data they unlock). Set ATENDAI_PUBLIC_URL to
+# the address users will reach, and ATENDAI_ADMIN_EMAIL to create the first platform admin.
+run_docker() {
+  command -v docker >/dev/null 2>&1 || die "Docker is needed for --docker: https://docs.docker.com/engine/install/"
+  docker compose version >/dev/null 2>&1 || die "the Docker Compose plugin (docker compose, 2.23 or newer) is needed"
+  cd "$ROOT"
+  if [ -f .env ]; then
+    log "Keeping the existing .env"
+  else
+    log "Writing .env with generated secrets (keep it private, and back it up with the database)"
+    local postgres_password app_password secret_key secrets_key evolution_key
+    postgres_password="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+    app_password="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+    secret_key="$(head -c 48 /dev/urandom | base64 | tr -d '\n=' | tr '+/' '-_')"
+    # A Fernet key: 32 random bytes, url-safe base64 with its padding.
+    secrets_key="$(head -c 32 /dev/urandom | base64 | tr -d '\n' | tr '+/' '-_')"
+    evolution_key="$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+    (
+      umask 077
+      cat >.env <<ENV
+# Written by ./install.sh --docker on $(date -u +%Y-%m-%dT%H:%M:%SZ). Secrets: never commit this file.
+ATENDAI_PUBLIC_URL=${ATENDAI_PUBLIC_URL:-http://localhost:8000}
+POSTGRES_USER=atendai
+POSTGRES_PASSWORD=$postgres_password
+POSTGRES_DB=atendai
+DATABASE_URL=postgresql://atendai:$postgres_password@postgres:5432/atendai
+ATENDAI_DB_APP_PASSWORD=$app_password
+REDIS_URL=redis://redis:6379/0
+ATENDAI_SECRET_KEY=$secret_key
+# Fernet keys for stored secrets, newest first (rotation: docs/deployment.md).
+ATENDAI_SECRETS_KEYS=$secrets_key
+EVOLUTION_API_KEY=$evolution_key
+ENV
+    )
+  fi
+  log "Building the image and starting the containers"
+  docker compose up -d --build
+  log "Waiting for the app to be healthy (it migrates the database first)"
+  local status tries=0
+  while :; do
+    status="$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' \
+      "$(docker compose ps -q app)" 2>/dev/null || true)"
+    [ "$status" != healthy ] || break
+    tries=$((tries + 1))
+    [ "$tries" -lt 120 ] || die "the app did not become healthy in 6 minutes; see: docker compose logs app"
+    sleep 3
+  done
+  if [ -n "${ATENDAI_ADMIN_EMAIL:-}" ]; then
+    docker compose exec -T app atendai admins create --email "$ATENDAI_ADMIN_EMAIL" ||
+      log "No admin created (it may exist already): docker compose exec app atendai admins list"
+  else
+    log "Create the first platform admin (its password is printed):"
+    log "  docker compose exec app atendai admins create --email you@example.com"
+  fi
+  log "Atendai is up at ${ATENDAI_PUBLIC_URL:-$(sed -n 's/^ATENDAI_PUBLIC_URL=//p' .env)} (local port 127.0.0.1:8000)"
+  log "A demo organization to try it: docker compose exec app atendai demo"
+}
+
 main() {
   local command="${1:-run}"
   case "$command" in
     run) run_app ;;
     test) shift; run_tests "$@" ;;
     setup) setup_venv "test"; install_example_plugin ;;
+    --docker|docker) run_docker ;;
     -h|--help|help) usage ;;
     *) usage; die "unknown command: $command" ;;
   esac

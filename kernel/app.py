@@ -24,6 +24,7 @@ from kernel.cache import build_store
 from kernel.config import Settings, load_settings
 from kernel.db.capabilities import detect_capabilities
 from kernel.errors import EXCEPTION_HANDLERS
+from kernel.http import AllowList
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.logs import configure_logging
 from kernel.mail import build_mailer
@@ -31,7 +32,10 @@ from kernel.plugins.manager import PluginLoadError
 from kernel.plugins.routing import plugin_routers, plugin_static_routers
 from kernel.rbac.api import RolesController
 from kernel.rbac.guard import permission_guard
+from kernel.realtime import build_channels_plugin, realtime_socket
 from kernel.runtime import Kernel, build_kernel
+from kernel.runtime_services import start_background, stop_background
+from kernel.secrets import secret_box
 from kernel.web.context import RequestContextMiddleware
 from kernel.web.health import healthz, readyz
 from kernel.web.templates import build_template_config, set_request_translator
@@ -46,6 +50,8 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
     settings = settings or (kernel.settings if kernel else load_settings())
     configure_logging(settings.log_level, settings.log_json)
     kernel = kernel or build_kernel(settings)
+    secret_box(settings)  # refuses to start in production without ATENDAI_SECRETS_KEYS
+    AllowList.from_settings(settings)  # a malformed ATENDAI_HTTP_ALLOW stops start-up, naming the variable
     kernel.connect()
     if settings.should_auto_migrate:
         kernel.ensure_migrated()
@@ -59,9 +65,11 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         for _plugin, result in kernel.plugins.call_each("startup", kernel=kernel):
             if hasattr(result, "__await__"):
                 await result
+        await start_background(kernel, worker=settings.runs_worker_in_process, publish=kernel.state.get("publish"))
         try:
             yield
         finally:
+            await stop_background(kernel)
             for _plugin, result in kernel.plugins.call_each("shutdown", kernel=kernel, reverse=True):
                 if hasattr(result, "__await__"):
                     await result
@@ -78,11 +86,12 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             RolesController,
             ApiTokensController,
             AuditController,
+            realtime_socket,
             create_static_files_router(path="/static", directories=[webui.STATIC_DIR], include_in_schema=False),
             *plugin_static_routers(kernel.plugins),
             *plugin_routers(kernel.registry),
         ],
-        plugins=[SQLAlchemyPlugin(config=kernel.db.config)],
+        plugins=[SQLAlchemyPlugin(config=kernel.db.config), build_channels_plugin(settings, kernel=kernel)],
         middleware=[RequestContextMiddleware, auth_middleware()],
         guards=[permission_guard],
         before_request=before_request,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import msgspec
 from sqlalchemy import func, select
 
 from kernel.config import Settings, SettingsError, load_settings
@@ -23,6 +24,8 @@ from kernel.i18n.cli import i18n
 from kernel.logs import configure_logging
 from kernel.plugins.manager import PluginLoadError
 from kernel.runtime import Kernel, build_kernel
+from kernel.secrets import secret_box
+from kernel.secrets_cli import secrets_group
 
 T = TypeVar("T")
 
@@ -54,6 +57,7 @@ class Context:
                 self._kernel = build_kernel(self.settings)
             except PluginLoadError as exc:
                 raise click.ClickException(str(exc)) from exc
+            secret_box(self.settings)  # refuses to go on in production without ATENDAI_SECRETS_KEYS
             self._kernel.connect()
             if self.settings.should_auto_migrate:
                 self._kernel.ensure_migrated()
@@ -85,6 +89,7 @@ def cli() -> None:
 
 
 cli.add_command(i18n)
+cli.add_command(secrets_group)
 
 
 # --- serve / migrate ------------------------------------------------------------------------
@@ -106,6 +111,37 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     app = create_app(settings, kernel=ctx.kernel)
     click.echo(f"Atendai is serving on http://{host}:{port}  (database: {redact(ctx.kernel.db.urls.owner)})")
     uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True, lifespan="on")
+
+
+@cli.command()
+@click.option("--concurrency", default=None, type=int, help="Jobs run at once (ATENDAI_WORKER_CONCURRENCY).")
+@pass_context
+def worker(ctx: Context, concurrency: int | None) -> None:
+    """Run background jobs and deliver events until stopped (SIGINT or SIGTERM)."""
+    import signal
+
+    from kernel.db.capabilities import detect_capabilities
+    from kernel.runtime_services import start_background, stop_background
+
+    kernel = ctx.kernel
+    configure_logging(ctx.settings.log_level, ctx.settings.log_json)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        kernel.state["capabilities"] = await detect_capabilities(kernel.db.engine)
+        if concurrency:
+            kernel.settings = msgspec.structs.replace(kernel.settings, worker_concurrency=concurrency)
+        await start_background(kernel, worker=True)
+        click.echo(f"Atendai worker running (queue: {redact(kernel.state['jobs'].url)}); Ctrl+C stops it.")
+        try:
+            await stop.wait()
+        finally:
+            await stop_background(kernel)
+
+    run(ctx, work)
 
 
 @cli.command()

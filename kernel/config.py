@@ -33,6 +33,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     auto_migrate: bool | None = None
     # Redis: queues, channels and stores use it when set; PostgreSQL and memory otherwise.
     redis_url: str | None = None
+    # Real-time channels: "auto" is Redis pub/sub with REDIS_URL, process memory without it.
+    realtime_backend: Literal["auto", "memory", "redis", "postgres"] = "auto"
+    # Background work: a worker inside the app process (the embedded default) or `atendai worker`.
+    worker_in_process: bool | None = None
+    worker_concurrency: int = 10
     # HTTP
     host: str = "127.0.0.1"
     port: int = 8000
@@ -58,6 +63,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     # Plugins
     plugins: str | None = None
     strict_plugins: bool = False
+    # Outgoing HTTP: private networks and host names user-given URLs may reach anyway (kernel/http.py)
+    http_allow: str | None = None
     # Logs
     log_level: str = "INFO"
     log_json: bool = True
@@ -74,6 +81,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     def should_auto_migrate(self) -> bool:
         """Migrations run at start-up in the embedded default unless told otherwise."""
         return self.embedded if self.auto_migrate is None else self.auto_migrate
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.embedded if self.worker_in_process is None else self.worker_in_process
 
     @property
     def plugin_allowlist(self) -> frozenset[str] | None:
@@ -101,6 +112,9 @@ ENV_NAMES: dict[str, str] = {
     "data_dir": "ATENDAI_DATA_DIR",
     "auto_migrate": "ATENDAI_AUTO_MIGRATE",
     "redis_url": "REDIS_URL",
+    "realtime_backend": "ATENDAI_REALTIME_BACKEND",
+    "worker_in_process": "ATENDAI_WORKER_IN_PROCESS",
+    "worker_concurrency": "ATENDAI_WORKER_CONCURRENCY",
     "host": "ATENDAI_HOST",
     "port": "ATENDAI_PORT",
     "public_url": "ATENDAI_PUBLIC_URL",
@@ -121,6 +135,7 @@ ENV_NAMES: dict[str, str] = {
     "smtp_security": "ATENDAI_SMTP_SECURITY",
     "plugins": "ATENDAI_PLUGINS",
     "strict_plugins": "ATENDAI_STRICT_PLUGINS",
+    "http_allow": "ATENDAI_HTTP_ALLOW",
     "log_level": "ATENDAI_LOG_LEVEL",
     "log_json": "ATENDAI_LOG_JSON",
     "default_language": "ATENDAI_DEFAULT_LANGUAGE",

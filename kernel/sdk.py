@@ -60,11 +60,13 @@ __all__ = [
     "ValidationFailed",
     "audit",
     "current_tenant_id",
+    "emit",
     "gettext",
     "hookimpl",
     "ngettext",
     "render_page",
     "require_tenant_id",
+    "safe_http_client",
     "tenant_session",
 ]
 
@@ -146,7 +148,12 @@ class EventType:
 
 @dataclass(frozen=True)
 class Subscription:
-    """Run ``handler(event)`` for every ``event`` of the subscriber's enabled tenants."""
+    """Run ``handler(event, session)`` for every ``event`` of the tenants that enabled the subscriber's plugin.
+
+    ``session`` is a tenant-scoped session whose transaction also records the delivery: write through
+    it, and the effect happens exactly once even if a process dies. ``mode="job"`` runs the handler
+    as a background job with retries; ``"inline"`` runs it in the dispatcher.
+    """
 
     event: str
     handler: Callable[..., Awaitable[None] | None]
@@ -163,6 +170,8 @@ class JobSpec:
     function: Callable[..., Awaitable[Any]]
     timeout: int = 60
     retries: int = 5
+    heartbeat: int = 0
+    """Seconds a running job may go without ``ctx.heartbeat()`` before it is taken for dead (0: off)."""
     cron: str | None = None
     platform_wide: bool = False
     """A job without a tenant is refused unless it says it works across tenants."""
@@ -233,3 +242,30 @@ async def audit(session: AsyncSession, *, action: str, target_type: str, target_
     from kernel.audit.service import record
 
     await record(session, action=action, target_type=target_type, target_id=target_id, **fields)
+
+
+async def emit(
+    session: AsyncSession, event_type: EventType, payload: msgspec.Struct, *, actor: str | None = None
+) -> Event:
+    """Record that ``event_type`` happened, in the caller's transaction; subscribers hear of it after commit.
+
+    Subscribers are ``async def handler(event, session)``: write through ``session`` and your change
+    commits together with the delivery record, so it is applied exactly once.
+    """
+    from kernel.events.bus import emit as emit_event
+
+    return await emit_event(session, event_type, payload, actor=actor)
+
+
+def safe_http_client(**options: Any) -> Any:
+    """The HTTP client for addresses users type in (webhooks, imports, provider servers).
+
+    It refuses private, loopback, link-local and metadata addresses (unless the operator's
+    ``ATENDAI_HTTP_ALLOW`` lists them), pins the checked address, and limits redirects, time and size.
+    See ``docs/outgoing-http.md``.
+    """
+    from kernel.http import AllowList, safe_client
+    from kernel.runtime import current_kernel
+
+    options.setdefault("allow", AllowList.from_settings(current_kernel().settings))
+    return safe_client(**options)

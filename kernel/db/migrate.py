@@ -33,6 +33,7 @@ KERNEL_MODELS = (
     "kernel.secrets_models",
     "kernel.llm.models",
     "kernel.audit.models",
+    "kernel.events.models",
 )
 
 
@@ -99,9 +100,37 @@ def ensure_app_role(owner_url: str, role: str, password: str | None) -> None:
 
 
 def upgrade(plan: MigrationPlan, target: str = "heads") -> None:
-    """Bring the database to every branch head (kernel and plugins)."""
+    """Bring the database to every branch head (kernel and plugins), and SAQ's queue tables with it."""
     ensure_app_role(plan.owner_url, plan.app_role, plan.app_password)
     _run_outside_loop(lambda: command.upgrade(alembic_commands(plan).config, target))
+    _run_outside_loop(lambda: asyncio.run(ensure_queue_tables(plan.owner_url, plan.app_role)))
+
+
+QUEUE_TABLES = ("saq_jobs", "saq_stats", "saq_versions")
+
+
+async def ensure_queue_tables(owner_url: str, app_role: str) -> None:
+    """Let SAQ create or upgrade its PostgreSQL queue tables as the owner, then grant the app role DML.
+
+    At run time SAQ finds its schema current and changes nothing, so the app role needs no DDL rights.
+    """
+    from saq.queue.postgres import PostgresQueue
+
+    queue = PostgresQueue.from_url(libpq_url(owner_url), name="atendai")
+    try:
+        await queue.connect()
+    finally:
+        await queue.disconnect()
+    async with await psycopg.AsyncConnection.connect(libpq_url(owner_url), autocommit=True) as conn:
+        for table in QUEUE_TABLES:
+            await conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                    sql.Identifier(table), sql.Identifier(app_role)
+                )
+            )
+        await conn.execute(
+            sql.SQL("GRANT USAGE, SELECT ON SEQUENCE saq_jobs_lock_key_seq TO {}").format(sql.Identifier(app_role))
+        )
 
 
 def downgrade(plan: MigrationPlan, target: str) -> None:

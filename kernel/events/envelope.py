@@ -24,14 +24,20 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
     """``user:<id>``, ``agent:<id>``, ``system`` or ``None``."""
     payload: dict[str, Any]
 
+    @classmethod
+    def build(
+        cls, tenant_id: UUID, name: str, version: int, payload: msgspec.Struct, actor: str | None = None
+    ) -> Event:
+        return cls(
+            id=uuid7(),
+            tenant_id=tenant_id,
+            name=name,
+            version=version,
+            occurred_at=datetime.now(UTC),
+            actor=actor,
+            payload=msgspec.to_builtins(payload),
+        )
+
 
 def new_event(tenant_id: UUID, name: str, version: int, payload: msgspec.Struct, actor: str | None = None) -> Event:
-    return Event(
-        id=uuid7(),
-        tenant_id=tenant_id,
-        name=name,
-        version=version,
-        occurred_at=datetime.now(UTC),
-        actor=actor,
-        payload=msgspec.to_builtins(payload),
-    )
+    return Event.build(tenant_id, name, version, payload, actor)

@@ -87,6 +87,7 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
             await _seed_kernel_data(kernel, session, result.tenant_id, suffix)
             await seed_demo_data(kernel, session, result.tenant_id)
         await session.commit()
+    await settle_events(kernel, result.tenant_id)
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": password})
     response.raise_for_status()
     return TenantHandle(
@@ -97,6 +98,39 @@ async def create_tenant(kernel: Any, client: Any, *, seed: bool = True, **kwargs
         password=password,
         token=response.json()["access_token"],
     )
+
+
+async def settle_events(kernel: Any, tenant_id: uuid.UUID, within: float = 15.0) -> None:
+    """Wait until every event of the tenant is dispatched and delivered to every subscriber.
+
+    Background delivery would otherwise change the tenant's rows while a test looks at them.
+    """
+    import asyncio
+    import time
+
+    from sqlalchemy import func, select
+
+    from kernel.events.dispatcher import Dispatcher, subscriber_name
+    from kernel.events.models import EventDelivery, OutboxEvent
+    from kernel.tenancy.services import enabled_plugins
+
+    deadline = time.monotonic() + within
+    while True:
+        await Dispatcher(kernel, jobs=None).dispatch_pending()
+        async with kernel.db.session() as session:
+            await set_session_scope(session, tenant_id=tenant_id)
+            enabled = await enabled_plugins(session, tenant_id)
+            events = (await session.execute(select(OutboxEvent.name, OutboxEvent.dispatched_at))).all()
+            delivered = (await session.execute(select(func.count(EventDelivery.id)))).scalar_one()
+        expected = sum(
+            len({subscriber_name(p, s) for p, s in kernel.registry.subscriptions_for(name, enabled)})
+            for name, _ in events
+        )
+        if all(dispatched for _, dispatched in events) and delivered >= expected:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"events of tenant {tenant_id} did not settle in {within} s")
+        await asyncio.sleep(0.05)
 
 
 async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suffix: str) -> None:

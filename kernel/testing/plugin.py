@@ -71,6 +71,7 @@ def atendai_settings(atendai_server_url: str, tmp_path_factory: pytest.TempPathF
         auto_migrate=False,
         # Every test client shares one address; tests of the per-address limit use their own address.
         login_ip_attempts=100_000,
+        worker_in_process=True,
         mail_backend="file",
         log_level=os.environ.get("ATENDAI_TEST_LOG_LEVEL", "WARNING"),
         log_json=False,

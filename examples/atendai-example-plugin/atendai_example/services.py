@@ -8,8 +8,9 @@ from uuid import UUID
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atendai_example.events import NOTE_CREATED, NoteCreated
 from atendai_example.models import Note
-from kernel.sdk import NotFound, ValidationFailed
+from kernel.sdk import NotFound, ValidationFailed, emit
 
 MAX_TITLE = 200
 
@@ -45,9 +46,11 @@ class NoteService:
         return note
 
     async def create(self, title: str, body: str = "") -> Note:
+        """Write a note; its ``example.note.created`` event commits with it (and only if it does)."""
         note = Note(title=_clean_title(title), body=body)
         self.session.add(note)
         await self.session.flush()
+        await emit(self.session, NOTE_CREATED, NoteCreated(note_id=note.id, title=note.title))
         return note
 
     async def update(self, note_id: UUID, title: str | None = None, body: str | None = None) -> Note:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from atendai_example.services import NoteService
-from kernel.sdk import Event, tenant_session
+from kernel.sdk import Event
 
 
-async def count_words(event: Event) -> None:
-    """Store the word count of a new note (runs as a job, after the note's transaction committed)."""
-    async with tenant_session(event.tenant_id) as session:
-        await NoteService(session).record_word_count(UUID(str(event.payload["note_id"])))
-        await session.commit()
+async def count_words(event: Event, session: AsyncSession) -> None:
+    """Store the word count of a new note.
+
+    It runs as a job after the note's transaction committed. Writing through ``session`` makes the
+    change commit together with the kernel's delivery record, so it happens exactly once.
+    """
+    await NoteService(session).record_word_count(UUID(str(event.payload["note_id"])))

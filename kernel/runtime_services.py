@@ -1,0 +1,51 @@
+"""Starting and stopping the kernel's background machinery: the job queue, its worker, the dispatcher.
+
+The app's lifespan and ``atendai worker`` both go through here, so the two run the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from kernel.events.bus import install_commit_signal
+from kernel.events.dispatcher import DELIVER_JOB_SPEC, Dispatcher
+from kernel.jobs.queue import Jobs
+
+__all__ = ["start_background", "stop_background"]
+
+log = structlog.get_logger("kernel.runtime")
+
+
+async def start_background(kernel: Any, *, worker: bool, publish: Any = None) -> None:
+    """Connect the queue, start the event dispatcher, and a worker when ``worker`` is true."""
+    jobs = Jobs(kernel, extra=[DELIVER_JOB_SPEC])
+    await jobs.connect()
+    kernel.state["jobs"] = jobs
+    dispatcher = Dispatcher(kernel, jobs=jobs, publish=publish)
+    kernel.state["dispatcher"] = dispatcher
+    if not kernel.state.get("commit_signal"):
+        install_commit_signal(kernel.db.config.create_session_maker().kw["sync_session_class"], _wake_current(kernel))
+        kernel.state["commit_signal"] = True
+    dispatcher.start()
+    if worker:
+        await jobs.start_worker(kernel.settings.worker_concurrency)
+
+
+def _wake_current(kernel: Any) -> Any:
+    def wake() -> None:
+        dispatcher = kernel.state.get("dispatcher")
+        if dispatcher is not None:
+            dispatcher.wake()
+
+    return wake
+
+
+async def stop_background(kernel: Any) -> None:
+    dispatcher = kernel.state.pop("dispatcher", None)
+    if dispatcher is not None:
+        await dispatcher.stop()
+    jobs = kernel.state.pop("jobs", None)
+    if jobs is not None:
+        await jobs.close()
