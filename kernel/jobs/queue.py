@@ -47,7 +47,7 @@ def build_queue(url: str) -> Queue:
 class _QuietWorker(Worker):
     """A worker that leaves SIGINT and SIGTERM to its host (uvicorn, or ``atendai worker``)."""
 
-    SIGNALS: list[int] = []  # noqa: RUF012 - overrides SAQ's class attribute
+    SIGNALS: list[int] = []
 
 
 class JobRefused(ValueError):
