@@ -12,6 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${ATENDAI_VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
 TEST_SERVER_URL="${ATENDAI_TEST_SERVER_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+TEST_REDIS_URL="${ATENDAI_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"
 
 usage() {
   sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
@@ -70,10 +71,40 @@ except Exception:
 PY
 }
 
+redis_answers() {
+  "$PY" - "$TEST_REDIS_URL" <<'PY'
+import sys
+import redis
+try:
+    redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2).ping()
+except Exception:
+    sys.exit(1)
+PY
+}
+
+# The tests talk to a real Redis (queues, channels, shared stores): start one when none answers.
+ensure_redis() {
+  redis_answers && return 0
+  if ! command -v redis-server >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      log "Installing redis-server"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    else
+      die "the tests need a Redis at $TEST_REDIS_URL: install redis-server or set ATENDAI_TEST_REDIS_URL"
+    fi
+  fi
+  log "Starting a Redis for the tests on 127.0.0.1:6379"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no >/dev/null
+  for _ in $(seq 1 50); do redis_answers && return 0; sleep 0.1; done
+  die "Redis did not start"
+}
+
 run_tests() {
   setup_venv "test"
   install_example_plugin
   cd "$ROOT"
+  ensure_redis
+  export ATENDAI_TEST_REDIS_URL="$TEST_REDIS_URL"
   log "Lint (ruff)"
   "$VENV/bin/ruff" check kernel plugins webui tests examples bench
   "$VENV/bin/ruff" format --check kernel plugins webui tests examples bench

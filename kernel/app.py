@@ -24,10 +24,12 @@ from kernel.cache import build_store
 from kernel.config import Settings, load_settings
 from kernel.db.capabilities import detect_capabilities
 from kernel.errors import EXCEPTION_HANDLERS
+from kernel.events.api import EventCatalogController
 from kernel.http import AllowList
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.logs import configure_logging
 from kernel.mail import build_mailer
+from kernel.metrics import build_prometheus_config, metrics_endpoint
 from kernel.plugins.manager import PluginLoadError
 from kernel.plugins.routing import plugin_routers, plugin_static_routers
 from kernel.rbac.api import RolesController
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         route_handlers=[
             healthz,
             readyz,
+            metrics_endpoint,
+            EventCatalogController,
             AuthController,
             UsersController,
             RolesController,
@@ -92,7 +96,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             *plugin_routers(kernel.registry),
         ],
         plugins=[SQLAlchemyPlugin(config=kernel.db.config), build_channels_plugin(settings, kernel=kernel)],
-        middleware=[RequestContextMiddleware, auth_middleware()],
+        middleware=[RequestContextMiddleware, build_prometheus_config().middleware, auth_middleware()],
         guards=[permission_guard],
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,

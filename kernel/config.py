@@ -65,6 +65,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     strict_plugins: bool = False
     # Outgoing HTTP: private networks and host names user-given URLs may reach anyway (kernel/http.py)
     http_allow: str | None = None
+    # Operations
+    metrics_token: str | None = None
     # Logs
     log_level: str = "INFO"
     log_json: bool = True
@@ -136,6 +138,7 @@ ENV_NAMES: dict[str, str] = {
     "plugins": "ATENDAI_PLUGINS",
     "strict_plugins": "ATENDAI_STRICT_PLUGINS",
     "http_allow": "ATENDAI_HTTP_ALLOW",
+    "metrics_token": "ATENDAI_METRICS_TOKEN",
     "log_level": "ATENDAI_LOG_LEVEL",
     "log_json": "ATENDAI_LOG_JSON",
     "default_language": "ATENDAI_DEFAULT_LANGUAGE",

@@ -147,3 +147,24 @@ def make_tenant(atendai_kernel: Kernel, atendai_client: Any) -> Callable[..., Aw
 @pytest_asyncio.fixture(loop_scope="session")
 async def two_tenants(make_tenant: Callable[..., Awaitable[TenantHandle]]) -> tuple[TenantHandle, TenantHandle]:
     return await make_tenant(), await make_tenant()
+
+
+REDIS_ENV = "ATENDAI_TEST_REDIS_URL"
+
+
+@pytest.fixture(scope="session")
+def atendai_redis_url() -> str:
+    """A Redis database of its own for the session (emptied first). ``./install.sh test`` starts one."""
+    import redis
+
+    url = os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379/15")
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get(REDIS_ENV):
+            pytest.fail(f"{REDIS_ENV}={url} does not answer: {exc}")
+        pytest.skip(f"no Redis answers at {url} (./install.sh test starts one)")
+    client.flushdb()
+    client.close()
+    return url
