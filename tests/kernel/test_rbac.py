@@ -14,6 +14,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 PUBLIC_ROUTES = {
     "/healthz",
     "/readyz",
+    "/metrics",  # guarded by ATENDAI_METRICS_TOKEN when set
     "/api/v1/auth/login",
     "/api/v1/auth/refresh",
     "/api/v1/auth/logout",
