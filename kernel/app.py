@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         for _plugin, result in kernel.plugins.call_each("startup", kernel=kernel):
             if hasattr(result, "__await__"):
                 await result
-        await start_background(kernel, worker=settings.runs_worker_in_process, publish=kernel.state.get("publish"))
+        await start_background(kernel, worker=settings.runs_worker_in_process, publish=_event_pusher(kernel))
         try:
             yield
         finally:
@@ -124,6 +124,30 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         logging_config=None,  # kernel.logs configured logging already; Litestar's default would replace it
     )
     return app
+
+
+def _event_pusher(kernel: Kernel) -> Any:
+    """Tell the tenant's open pages that an event happened: its id and type only (they fetch the rest).
+
+    Every member may listen to ``events``, so payloads, which may hold what some roles must not see,
+    stay out of it.
+    """
+    from kernel.realtime import publish
+
+    def push(tenant_id: Any, event: Any) -> None:
+        publish(
+            kernel,
+            tenant_id,
+            "events",
+            {
+                "id": str(event.id),
+                "name": event.name,
+                "version": event.version,
+                "occurred_at": event.occurred_at.isoformat(),
+            },
+        )
+
+    return push
 
 
 def _load_catalogs(kernel: Kernel) -> Catalogs:

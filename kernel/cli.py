@@ -117,7 +117,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 @click.option("--concurrency", default=None, type=int, help="Jobs run at once (ATENDAI_WORKER_CONCURRENCY).")
 @pass_context
 def worker(ctx: Context, concurrency: int | None) -> None:
-    """Run background jobs and deliver events until stopped (SIGINT or SIGTERM)."""
+    """Run background jobs (event deliveries to job subscribers among them) until SIGINT or SIGTERM."""
     import signal
 
     from kernel.db.capabilities import detect_capabilities
@@ -134,7 +134,7 @@ def worker(ctx: Context, concurrency: int | None) -> None:
         kernel.state["capabilities"] = await detect_capabilities(kernel.db.engine)
         if concurrency:
             kernel.settings = msgspec.structs.replace(kernel.settings, worker_concurrency=concurrency)
-        await start_background(kernel, worker=True)
+        await start_background(kernel, worker=True, dispatch=False)
         click.echo(f"Atendai worker running (queue: {redact(kernel.state['jobs'].url)}); Ctrl+C stops it.")
         try:
             await stop.wait()

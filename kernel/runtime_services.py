@@ -18,8 +18,12 @@ __all__ = ["start_background", "stop_background"]
 log = structlog.get_logger("kernel.runtime")
 
 
-async def start_background(kernel: Any, *, worker: bool, publish: Any = None) -> None:
-    """Connect the queue, start the event dispatcher, and a worker when ``worker`` is true."""
+async def start_background(kernel: Any, *, worker: bool, publish: Any = None, dispatch: bool = True) -> None:
+    """Connect the queue, start the event dispatcher (``dispatch``), and a worker when ``worker`` is true.
+
+    App processes dispatch, since they hold the real-time channels events are pushed to; ``atendai
+    worker`` only runs jobs (event deliveries to job subscribers among them).
+    """
     jobs = Jobs(kernel, extra=[DELIVER_JOB_SPEC])
     await jobs.connect()
     kernel.state["jobs"] = jobs
@@ -28,7 +32,8 @@ async def start_background(kernel: Any, *, worker: bool, publish: Any = None) ->
     if not kernel.state.get("commit_signal"):
         install_commit_signal(kernel.db.config.create_session_maker().kw["sync_session_class"], _wake_current(kernel))
         kernel.state["commit_signal"] = True
-    dispatcher.start()
+    if dispatch:
+        dispatcher.start()
     if worker:
         await jobs.start_worker(kernel.settings.worker_concurrency)
 
