@@ -557,6 +557,7 @@ def demo(ctx: Context) -> None:
 
 def main() -> None:
     """Console entry point: the kernel's commands plus those plugins add with ``register_cli``."""
+    configure_logging(os.environ.get("ATENDAI_LOG_LEVEL", "INFO"), json=False)
     try:
         kernel = build_kernel(load_settings())
     except (PluginLoadError, SettingsError) as exc:
