@@ -151,6 +151,7 @@ class Jobs:
             timers={"sweep": 5, "abort": 1, "schedule": 1, "stats": 10},
             # PostgreSQL's LISTEN wakes a worker on new jobs but not when a retry's delay is up: poll.
             poll_interval=0.5 if self.url.startswith("postgres") else 0.0,
+            shutdown_grace_period_s=10,  # running jobs get this long to finish before they are cancelled
         )
 
     async def start_worker(self, concurrency: int = 10) -> None:
@@ -159,7 +160,7 @@ class Jobs:
             return
         self._worker = self.build_worker(concurrency)
         self._worker_task = asyncio.create_task(self._worker.start(), name="atendai-worker")
-        log.info("worker_started", queue=QUEUE_NAME, in_process=True)
+        log.info("worker_started", queue=QUEUE_NAME, concurrency=concurrency)
 
     async def stop_worker(self) -> None:
         if self._worker is None or self._worker_task is None:
