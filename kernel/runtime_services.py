@@ -12,6 +12,8 @@ import structlog
 from kernel.events.bus import install_commit_signal
 from kernel.events.dispatcher import DELIVER_JOB_SPEC, Dispatcher
 from kernel.jobs.queue import Jobs
+from kernel.llm import STATE_KEY as LLM_STATE_KEY
+from kernel.llm import LlmGateway
 
 __all__ = ["start_background", "stop_background"]
 
@@ -24,6 +26,9 @@ async def start_background(kernel: Any, *, worker: bool, publish: Any = None, di
     App processes dispatch, since they hold the real-time channels events are pushed to; ``atendai
     worker`` only runs jobs (event deliveries to job subscribers among them).
     """
+    kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel))
+    # Remembered, so a restart (tests pause and resume the background) pushes to the same channels.
+    publish = kernel.state.setdefault("publish", publish) if publish is not None else kernel.state.get("publish")
     jobs = Jobs(kernel, extra=[DELIVER_JOB_SPEC])
     await jobs.connect()
     kernel.state["jobs"] = jobs
@@ -54,3 +59,6 @@ async def stop_background(kernel: Any) -> None:
     jobs = kernel.state.pop("jobs", None)
     if jobs is not None:
         await jobs.close()
+    gateway = kernel.state.pop(LLM_STATE_KEY, None)
+    if gateway is not None:
+        await gateway.aclose()

@@ -29,6 +29,7 @@ from kernel.errors import (
 )
 from kernel.events.envelope import Event
 from kernel.i18n.catalogs import N_, gettext, ngettext
+from kernel.llm import OFFLINE_MARKER, ChatResult, ModelConfig, TokenUsage, ToolCallMade, current_gateway
 from kernel.web.templates import page as render_page
 
 if TYPE_CHECKING:
@@ -36,7 +37,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "N_",
+    "OFFLINE_MARKER",
     "Base",
+    "ChatResult",
     "Conflict",
     "Event",
     "EventType",
@@ -47,6 +50,7 @@ __all__ = [
     "KernelError",
     "LLMTool",
     "MigrationSpec",
+    "ModelConfig",
     "NavItem",
     "NotFound",
     "Permission",
@@ -57,8 +61,11 @@ __all__ = [
     "SettingsSpec",
     "Subscription",
     "TenantScoped",
+    "TokenUsage",
+    "ToolCallMade",
     "ValidationFailed",
     "audit",
+    "current_gateway",
     "current_tenant_id",
     "emit",
     "gettext",

@@ -151,7 +151,9 @@ class Jobs:
             timers={"sweep": 5, "abort": 1, "schedule": 1, "stats": 10},
             # PostgreSQL's LISTEN wakes a worker on new jobs but not when a retry's delay is up: poll.
             poll_interval=0.5 if self.url.startswith("postgres") else 0.0,
-            shutdown_grace_period_s=10,  # running jobs get this long to finish before they are cancelled
+            # Running jobs get this long to finish before they are cancelled (and later retried); the
+            # worker's own dequeue loops also wait it out, so it is the shutdown time too.
+            shutdown_grace_period_s=3,
         )
 
     async def start_worker(self, concurrency: int = 10) -> None:

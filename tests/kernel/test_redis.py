@@ -59,14 +59,19 @@ async def test_jobs_and_event_deliveries_run_on_the_redis_queue(redis_kernel, at
             await set_session_scope(session, tenant_id=tenant.tenant_id)
             note = await NoteService(session).create("Redis", "four words in here")
             await session.commit()
+
+    async def wait_for(predicate):
+        deadline = time.monotonic() + 20
+        while True:
+            async with redis_kernel.db.session() as session:
+                await set_session_scope(session, tenant_id=tenant.tenant_id)
+                stored = (await session.execute(select(Note).where(Note.id == note.id))).scalar_one()
+            if predicate(stored):
+                return stored
+            assert time.monotonic() < deadline, (stored.body, stored.word_count)
+            await asyncio.sleep(0.1)
+
+    assert (await wait_for(lambda n: n.word_count is not None)).word_count == 4  # count_words, a job on Redis
     await jobs.enqueue("probe.stamp", tenant_id=tenant.tenant_id, note_id=str(note.id))
-    deadline = time.monotonic() + 20
-    while True:
-        async with redis_kernel.db.session() as session:
-            await set_session_scope(session, tenant_id=tenant.tenant_id)
-            stored = (await session.execute(select(Note).where(Note.id == note.id))).scalar_one()
-        if stored.word_count is not None and "[stamped]" in stored.body:
-            break
-        assert time.monotonic() < deadline, (stored.body, stored.word_count)
-        await asyncio.sleep(0.1)
-    assert stored.word_count == 5  # count_words (a job on Redis) set 4, the stamp job added one run
+    stored = await wait_for(lambda n: "[stamped]" in n.body)
+    assert stored.word_count == 5  # and exactly one run of the stamp job
