@@ -12,29 +12,13 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from kernel.db.ddl import base_columns, tenant_column
 from kernel.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "kernel_0002"
 down_revision = "kernel_0001"
 branch_labels = None
 depends_on = None
-
-
-def _common() -> list[sa.Column]:
-    return [
-        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
-    ]
-
-
-def _tenant(table: str, nullable: bool) -> sa.Column:
-    return sa.Column(
-        "tenant_id",
-        GUID(length=16),
-        sa.ForeignKey("organizations.id", name=f"fk_{table}_tenant_id_organizations", ondelete="CASCADE"),
-        nullable=nullable,
-    )
 
 
 def _user(table: str, column: str = "user_id", nullable: bool = False, ondelete: str = "CASCADE") -> sa.Column:
@@ -50,13 +34,13 @@ def upgrade() -> None:
     op.create_table(
         "roles",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("roles", nullable=False),
+        tenant_column("roles", nullable=False),
         sa.Column("key", sa.String(50), nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("description", sa.String(500), nullable=False),
         sa.Column("is_system", sa.Boolean(), nullable=False),
         sa.Column("permissions", JSONB(), nullable=True),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("tenant_id", "key", name="uq_roles_tenant_key"),
     )
     op.create_index("ix_roles_tenant_id", "roles", ["tenant_id"])
@@ -68,7 +52,7 @@ def upgrade() -> None:
     op.create_table(
         "refresh_tokens",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("refresh_tokens", nullable=True),
+        tenant_column("refresh_tokens", nullable=True),
         _user("refresh_tokens"),
         sa.Column("family_id", GUID(length=16), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
@@ -77,7 +61,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("ip", sa.String(64), nullable=True),
         sa.Column("user_agent", sa.String(500), nullable=True),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("token_hash", name="uq_refresh_tokens_token_hash"),
     )
     for column in ("tenant_id", "user_id", "family_id"):
@@ -87,7 +71,7 @@ def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("api_tokens", nullable=False),
+        tenant_column("api_tokens", nullable=False),
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
@@ -96,7 +80,7 @@ def upgrade() -> None:
         sa.Column("expires_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("last_used_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("revoked_at", DateTimeUTC(timezone=True), nullable=True),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
     )
     op.create_index("ix_api_tokens_tenant_id", "api_tokens", ["tenant_id"])
@@ -105,13 +89,13 @@ def upgrade() -> None:
     op.create_table(
         "user_tokens",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("user_tokens", nullable=True),
+        tenant_column("user_tokens", nullable=True),
         _user("user_tokens"),
         sa.Column("purpose", sa.String(20), nullable=False),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("expires_at", DateTimeUTC(timezone=True), nullable=False),
         sa.Column("used_at", DateTimeUTC(timezone=True), nullable=True),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("token_hash", name="uq_user_tokens_token_hash"),
     )
     op.create_index("ix_user_tokens_tenant_id", "user_tokens", ["tenant_id"])

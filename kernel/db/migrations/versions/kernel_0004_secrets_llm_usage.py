@@ -8,9 +8,10 @@ Create Date: 2026-11-24
 from __future__ import annotations
 
 import sqlalchemy as sa
-from advanced_alchemy.types import GUID, DateTimeUTC
+from advanced_alchemy.types import GUID
 from alembic import op
 
+from kernel.db.ddl import base_columns, tenant_column
 from kernel.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "kernel_0004"
@@ -19,32 +20,15 @@ branch_labels = None
 depends_on = None
 
 
-def _common() -> list[sa.Column]:
-    return [
-        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
-    ]
-
-
-def _tenant(table: str, nullable: bool) -> sa.Column:
-    return sa.Column(
-        "tenant_id",
-        GUID(length=16),
-        sa.ForeignKey("organizations.id", name=f"fk_{table}_tenant_id_organizations", ondelete="CASCADE"),
-        nullable=nullable,
-    )
-
-
 def upgrade() -> None:
     op.create_table(
         "stored_secrets",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("stored_secrets", nullable=True),
+        tenant_column("stored_secrets", nullable=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("ciphertext", sa.Text(), nullable=False),
         sa.Column("hint", sa.String(40), nullable=False),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("tenant_id", "name", name="uq_stored_secrets_tenant_name"),
     )
     op.create_index("ix_stored_secrets_tenant_id", "stored_secrets", ["tenant_id"])
@@ -53,7 +37,7 @@ def upgrade() -> None:
     op.create_table(
         "llm_usage",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("llm_usage", nullable=False),
+        tenant_column("llm_usage", nullable=False),
         sa.Column("agent_id", GUID(length=16), nullable=True),
         sa.Column("conversation_id", GUID(length=16), nullable=True),
         sa.Column("provider", sa.String(30), nullable=False),
@@ -67,7 +51,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("request_id", sa.String(64), nullable=True),
-        *_common(),
+        *base_columns(),
     )
     op.create_index("ix_llm_usage_tenant_id", "llm_usage", ["tenant_id"])
     op.create_index("ix_llm_usage_tenant_created", "llm_usage", ["tenant_id", "created_at"])

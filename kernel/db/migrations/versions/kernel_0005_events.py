@@ -12,6 +12,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
+from kernel.db.ddl import base_columns, tenant_column
 from kernel.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "kernel_0005"
@@ -20,28 +21,11 @@ branch_labels = None
 depends_on = None
 
 
-def _common() -> list[sa.Column]:
-    return [
-        sa.Column("sa_orm_sentinel", sa.Integer(), nullable=True),
-        sa.Column("created_at", DateTimeUTC(timezone=True), nullable=False),
-        sa.Column("updated_at", DateTimeUTC(timezone=True), nullable=False),
-    ]
-
-
-def _tenant(table: str) -> sa.Column:
-    return sa.Column(
-        "tenant_id",
-        GUID(length=16),
-        sa.ForeignKey("organizations.id", name=f"fk_{table}_tenant_id_organizations", ondelete="CASCADE"),
-        nullable=False,
-    )
-
-
 def upgrade() -> None:
     op.create_table(
         "event_outbox",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("event_outbox"),
+        tenant_column("event_outbox"),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("payload", JSONB(), nullable=False),
@@ -51,7 +35,7 @@ def upgrade() -> None:
         sa.Column("dispatched_at", DateTimeUTC(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        *_common(),
+        *base_columns(),
     )
     op.create_index("ix_event_outbox_tenant_id", "event_outbox", ["tenant_id"])
     op.create_index(
@@ -65,7 +49,7 @@ def upgrade() -> None:
     op.create_table(
         "event_deliveries",
         sa.Column("id", GUID(length=16), primary_key=True),
-        _tenant("event_deliveries"),
+        tenant_column("event_deliveries"),
         sa.Column(
             "event_id",
             GUID(length=16),
@@ -73,7 +57,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("subscriber", sa.String(200), nullable=False),
-        *_common(),
+        *base_columns(),
         sa.UniqueConstraint("event_id", "subscriber", name="uq_event_deliveries_event_subscriber"),
     )
     op.create_index("ix_event_deliveries_tenant_id", "event_deliveries", ["tenant_id"])
