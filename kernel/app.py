@@ -29,6 +29,7 @@ from kernel.http import AllowList
 from kernel.i18n.catalogs import KERNEL_DOMAIN, Catalogs
 from kernel.llm import STATE_KEY as LLM_STATE_KEY
 from kernel.llm import LlmGateway
+from kernel.llm.credentials import StoredCredentials
 from kernel.logs import configure_logging
 from kernel.mail import build_mailer
 from kernel.metrics import build_prometheus_config, metrics_endpoint
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
 
     catalogs = _load_catalogs(kernel)
     kernel.state.setdefault("mailer", build_mailer(settings))
-    kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel))
+    kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel, credentials=StoredCredentials(kernel)))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -14,6 +14,7 @@ from kernel.events.dispatcher import DELIVER_JOB_SPEC, Dispatcher
 from kernel.jobs.queue import Jobs
 from kernel.llm import STATE_KEY as LLM_STATE_KEY
 from kernel.llm import LlmGateway
+from kernel.llm.credentials import StoredCredentials
 
 __all__ = ["start_background", "stop_background"]
 
@@ -26,7 +27,7 @@ async def start_background(kernel: Any, *, worker: bool, publish: Any = None, di
     App processes dispatch, since they hold the real-time channels events are pushed to; ``atendai
     worker`` only runs jobs (event deliveries to job subscribers among them).
     """
-    kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel))
+    kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel, credentials=StoredCredentials(kernel)))
     # Remembered, so a restart (tests pause and resume the background) pushes to the same channels.
     publish = kernel.state.setdefault("publish", publish) if publish is not None else kernel.state.get("publish")
     jobs = Jobs(kernel, extra=[DELIVER_JOB_SPEC])
