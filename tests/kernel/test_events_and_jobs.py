@@ -278,3 +278,16 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_takes_effect_once
     note = await wait_note(probe, tenant.tenant_id, note_id, lambda n: "[stamped]" in n.body, timeout=45)
     assert note.body.count("[stamped]") == 1
     assert note.word_count == 2  # count_words' 1, plus exactly one completed run of the job
+
+
+async def test_cron_jobs_are_platform_wide_and_scheduled_by_every_worker(probe):
+    from kernel.sdk import JobSpec
+
+    async def tick(ctx):
+        return None
+
+    with pytest.raises(JobRefused, match="platform_wide"):
+        Jobs(probe, extra=[JobSpec("probe.tick", tick, cron="* * * * *")])
+    jobs = Jobs(probe, extra=[JobSpec("probe.tick", tick, cron="*/5 * * * *", platform_wide=True)])
+    worker = jobs.build_worker()
+    assert [(job.cron, job.function.__name__) for job in worker.cron_jobs] == [("*/5 * * * *", "run")]
