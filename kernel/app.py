@@ -42,7 +42,7 @@ from kernel.runtime import Kernel, build_kernel
 from kernel.runtime_services import start_background, stop_background
 from kernel.secrets import secret_box
 from kernel.web.context import RequestContextMiddleware
-from kernel.web.health import healthz, readyz
+from kernel.web.health import healthz, readyz, welcome
 from kernel.web.templates import build_template_config, set_request_translator
 
 __all__ = ["create_app"]
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
 
     app = Litestar(
         route_handlers=[
+            welcome,
             healthz,
             readyz,
             metrics_endpoint,

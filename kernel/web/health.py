@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
-from litestar.response import Response
+from litestar.response import Response, Template
 from sqlalchemy import text
 
 from kernel.auth.middleware import PUBLIC
+from kernel.i18n.catalogs import translator
 
 
 @get("/healthz", opt={PUBLIC: True}, tags=["operations"], summary="The process is alive")
@@ -32,3 +33,10 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     if capabilities is not None:
         body["database"] = capabilities.as_dict()
     return Response(body, status_code=200 if ready else 503)
+
+
+@get("/", opt={PUBLIC: True}, include_in_schema=False, name="welcome")
+async def welcome(request: Request[Any, Any, Any]) -> Template:
+    """The root page: where the API reference and the status are."""
+    current = translator()
+    return Template(template_name="welcome.html", context={"language": current.language if current else "pt-BR"})

@@ -100,3 +100,9 @@ async def test_logs_are_json_lines_with_request_and_tenant(atendai_client, make_
     assert request_line["request_id"] == "log-check-1"
     assert request_line["tenant_id"] == str(tenant.tenant_id)
     assert request_line["status"] == 200 and request_line["path"].rstrip("/") == "/api/v1/example/notes"
+
+
+async def test_the_root_page_points_at_the_api_in_the_browsers_language(atendai_client):
+    page = await atendai_client.get("/", headers={"Accept-Language": "es"})
+    assert page.status_code == 200 and 'href="/schema"' in page.text
+    assert "El servidor está funcionando." in page.text

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 # Every route that needs no token, and why. Anything else must declare a permission or ``authenticated``.
 PUBLIC_ROUTES = {
+    "/",  # a welcome page pointing at the API reference
     "/healthz",
     "/readyz",
     "/metrics",  # guarded by ATENDAI_METRICS_TOKEN when set
