@@ -91,18 +91,18 @@ class ProviderError(KernelError):
 
 
 _HTTP_TITLES = {
-    400: ("bad-request", "Bad request"),
-    401: ("unauthorized", "Authentication required"),
+    400: ("bad-request", N_("Bad request")),
+    401: ("unauthorized", N_("Authentication required")),
     403: ("forbidden", N_("Forbidden")),
     404: ("not-found", N_("Not found")),
-    405: ("method-not-allowed", "Method not allowed"),
+    405: ("method-not-allowed", N_("Method not allowed")),
     409: ("conflict", N_("Conflict")),
-    413: ("payload-too-large", "Payload too large"),
-    415: ("unsupported-media-type", "Unsupported media type"),
+    413: ("payload-too-large", N_("Payload too large")),
+    415: ("unsupported-media-type", N_("Unsupported media type")),
     422: ("validation-failed", N_("Invalid input")),
-    429: ("too-many-requests", "Too many requests"),
-    500: ("internal-error", "Internal error"),
-    503: ("unavailable", "Service unavailable"),
+    429: ("too-many-requests", N_("Too many requests")),
+    500: ("internal-error", N_("Internal error")),
+    503: ("unavailable", N_("Service unavailable")),
 }
 
 

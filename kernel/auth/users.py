@@ -20,8 +20,6 @@ from kernel.tenancy.models import Organization
 
 __all__ = ["change_user", "deactivate_user", "get_user", "invite_user", "list_users", "send_invitation"]
 
-USER_FIELDS = ("name", "email", "is_active", "role", "language")
-
 
 def snapshot(user: User, role_key: str | None) -> dict[str, Any]:
     return {

@@ -106,3 +106,8 @@ async def test_the_root_page_points_at_the_api_in_the_browsers_language(atendai_
     page = await atendai_client.get("/", headers={"Accept-Language": "es"})
     assert page.status_code == 200 and 'href="/schema"' in page.text
     assert "El servidor está funcionando." in page.text
+
+
+async def test_http_errors_are_translated_too(atendai_client):
+    problem = (await atendai_client.put("/healthz", headers={"Accept-Language": "pt-BR"})).json()
+    assert problem["title"] == "Método não permitido"
