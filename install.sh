@@ -99,11 +99,23 @@ ensure_redis() {
   die "Redis did not start"
 }
 
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+ensure_chromium() {
+  [ -x "${ATENDAI_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    log "Installing Debian's chromium for the browser tests"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    die "the browser tests need Chromium at /usr/bin/chromium (apt-get install chromium) or ATENDAI_CHROMIUM"
+  fi
+}
+
 run_tests() {
   setup_venv "test"
   install_example_plugin
   cd "$ROOT"
   ensure_redis
+  ensure_chromium
   export ATENDAI_TEST_REDIS_URL="$TEST_REDIS_URL"
   log "Lint (ruff)"
   "$VENV/bin/ruff" check kernel plugins webui tests examples bench

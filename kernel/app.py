@@ -43,6 +43,7 @@ from kernel.runtime_services import start_background, stop_background
 from kernel.secrets import secret_box
 from kernel.web.context import RequestContextMiddleware
 from kernel.web.health import healthz, readyz, welcome
+from kernel.web.pages import app_home, login_form, login_submit, logout_submit
 from kernel.web.templates import build_template_config, set_request_translator
 
 __all__ = ["create_app"]
@@ -86,6 +87,10 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
     app = Litestar(
         route_handlers=[
             welcome,
+            login_form,
+            login_submit,
+            logout_submit,
+            app_home,
             healthz,
             readyz,
             metrics_endpoint,

@@ -7,10 +7,12 @@ Services raise these; the app turns them (and Litestar's own HTTP errors) into
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from kernel.i18n.catalogs import KERNEL_DOMAIN, N_, Translator, negotiate_language, translator
@@ -179,7 +181,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         detail = t.gettext("Some fields are missing or have the wrong type.")
     elif exc.status_code == 401:
         detail = t.gettext("Log in again: the session is missing, expired or was ended.")
-    if request.url.path.startswith("/app/") and exc.status_code == 404:
+    is_page = request.url.path == "/app" or request.url.path.startswith("/app/")
+    if is_page and exc.status_code == 401:
+        # A page, not an API call: send the person to the login form and back here afterwards.
+        return Redirect(path=f"/auth/login?next={quote(request.url.path)}", status_code=303)
+    if is_page and exc.status_code == 404:
         return Response(
             f"<!doctype html><title>{title}</title><h1>{title}</h1>",
             status_code=404,

@@ -13,6 +13,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 # Every route that needs no token, and why. Anything else must declare a permission or ``authenticated``.
 PUBLIC_ROUTES = {
     "/",  # a welcome page pointing at the API reference
+    "/auth/login",  # the login form and its post (same-origin only)
+    "/auth/logout",
     "/healthz",
     "/readyz",
     "/metrics",  # guarded by ATENDAI_METRICS_TOKEN when set

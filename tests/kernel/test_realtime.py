@@ -17,7 +17,6 @@ from uuid import UUID, uuid4
 import msgspec
 import pytest
 import pytest_asyncio
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -37,6 +36,7 @@ from kernel.realtime.channels import (
     publish,
 )
 from kernel.testing.isolation import TenantHandle, create_tenant
+from kernel.testing.server import serving as serve_http
 
 QUIET_SECONDS = 0.2
 """How long a socket must stay silent to count as 'received nothing'."""
@@ -47,23 +47,9 @@ QUIET_SECONDS = 0.2
 
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    """``app`` served by uvicorn on a free local port, in this event loop; yields the ``/ws`` URL.
-
-    No lifespan: the caller runs it (``atendai_client`` for the session's app), so it runs once.
-    """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        server.should_exit = True
-        await task
+    """The app served for real by uvicorn in this loop; yields the ``/ws`` URL."""
+    async with serve_http(app) as base:
+        yield base.replace("http://", "ws://") + "/ws"
 
 
 @asynccontextmanager
