@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -28,11 +29,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def probe(atendai_kernel, atendai_client):
+@asynccontextmanager
+async def probe_aside(atendai_kernel, settings=None):
     """A kernel with the probe plugin; the app's own dispatcher and worker step aside meanwhile."""
     await stop_background(atendai_kernel)
-    kernel = probe_kernel(atendai_kernel.settings)
+    kernel = probe_kernel(settings or atendai_kernel.settings)
     kernel.connect(atendai_kernel.db.urls)
     try:
         yield kernel
@@ -41,6 +42,24 @@ async def probe(atendai_kernel, atendai_client):
         await kernel.db.dispose()
         atendai_kernel.connect()
         await start_background(atendai_kernel, worker=True)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def probe(atendai_kernel, atendai_client):
+    async with probe_aside(atendai_kernel) as kernel:
+        yield kernel
+
+
+async def kill_mid_work(script: str, settings, marker: Path) -> None:
+    """Run ``script`` in a child that pauses in the probe's work, and kill it there (SIGKILL)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, env=child_env(settings, **{SLEEP_ENV: "60", MARKER_ENV: str(marker)})
+    )
+    try:
+        await asyncio.to_thread(wait_for, marker)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
 
 
 async def new_tenant(kernel, client):
@@ -176,16 +195,7 @@ async def test_a_dispatcher_killed_mid_delivery_leaves_the_event_to_the_next(
         asyncio.run(main())
         """
     )
-    child = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=child_env(atendai_settings, **{SLEEP_ENV: "60", MARKER_ENV: str(marker)}),
-    )
-    try:
-        await asyncio.to_thread(wait_for, marker)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait(timeout=30)
+    await kill_mid_work(script, atendai_settings, marker)
     await Dispatcher(probe, jobs=None).dispatch_pending()
     state = await counts(probe, tenant.tenant_id)
     assert state["pending"] == 0
@@ -262,16 +272,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_takes_effect_once
     jobs = Jobs(probe)
     await jobs.connect()
     await jobs.enqueue("probe.stamp", tenant_id=tenant.tenant_id, note_id=str(note_id))
-    child = subprocess.Popen(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=child_env(atendai_settings, **{SLEEP_ENV: "60", MARKER_ENV: str(marker)}),
-    )
-    try:
-        await asyncio.to_thread(wait_for, marker)
-        child.send_signal(signal.SIGKILL)
-    finally:
-        child.wait(timeout=30)
+    await kill_mid_work(script, atendai_settings, marker)
     assert "[stamped]" not in (await note_of(probe, tenant.tenant_id, note_id)).body
     await jobs.close()
     await start_background(probe, worker=True)  # a fresh worker sweeps the dead one's job and runs it again

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from kernel.cache import build_store, cache_key, increment
 from kernel.db.session import set_session_scope
 from kernel.events.dispatcher import Dispatcher
-from kernel.runtime_services import start_background, stop_background
+from kernel.runtime_services import start_background
 from kernel.testing.isolation import create_tenant
-from tests.kernel.probe_plugin import probe_kernel
+from tests.kernel.test_events_and_jobs import probe_aside
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -31,16 +31,9 @@ async def test_two_processes_share_login_counters_through_redis(atendai_redis_ur
 @pytest_asyncio.fixture(loop_scope="session")
 async def redis_kernel(atendai_kernel, atendai_client, atendai_redis_url):
     """The probe kernel with REDIS_URL set: its queue lives in Redis."""
-    await stop_background(atendai_kernel)
-    kernel = probe_kernel(msgspec.structs.replace(atendai_kernel.settings, redis_url=atendai_redis_url))
-    kernel.connect(atendai_kernel.db.urls)
-    try:
+    settings = msgspec.structs.replace(atendai_kernel.settings, redis_url=atendai_redis_url)
+    async with probe_aside(atendai_kernel, settings) as kernel:
         yield kernel
-    finally:
-        await stop_background(kernel)
-        await kernel.db.dispose()
-        atendai_kernel.connect()
-        await start_background(atendai_kernel, worker=True)
 
 
 async def test_jobs_and_event_deliveries_run_on_the_redis_queue(redis_kernel, atendai_client):
