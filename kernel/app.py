@@ -10,6 +10,7 @@ from typing import Any
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Request
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -17,7 +18,7 @@ from litestar.static_files import create_static_files_router
 
 import webui
 from kernel import __version__
-from kernel.audit.api import AuditController
+from kernel.audit.api import AuditController, PlatformAuditController
 from kernel.auth.api import ApiTokensController, AuthController, UsersController
 from kernel.auth.middleware import auth_middleware
 from kernel.cache import build_store
@@ -43,12 +44,14 @@ from kernel.runtime_services import start_background, stop_background
 from kernel.secrets import secret_box
 from kernel.web.context import RequestContextMiddleware
 from kernel.web.health import healthz, readyz, welcome
-from kernel.web.pages import app_home, login_form, login_submit, logout_submit
+from kernel.web.routes import kernel_routes
+from kernel.web.security import SecurityHeadersMiddleware
 from kernel.web.templates import build_template_config, set_request_translator
 
 __all__ = ["create_app"]
 
 KERNEL_LOCALE_DIR = Path(__file__).parent / "locale"
+FAVICON = "<link rel='icon' type='image/svg+xml' href='/static/img/favicon.svg'>"
 
 
 def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None) -> Litestar:
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
         kernel.ensure_migrated()
 
     catalogs = _load_catalogs(kernel)
+    kernel.state["catalogs"] = catalogs  # for code without a request: mail, pushed notifications
     kernel.state.setdefault("mailer", build_mailer(settings))
     kernel.state.setdefault(LLM_STATE_KEY, LlmGateway(kernel, credentials=StoredCredentials(kernel)))
 
@@ -87,10 +91,7 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
     app = Litestar(
         route_handlers=[
             welcome,
-            login_form,
-            login_submit,
-            logout_submit,
-            app_home,
+            *kernel_routes(),
             healthz,
             readyz,
             metrics_endpoint,
@@ -100,13 +101,19 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             RolesController,
             ApiTokensController,
             AuditController,
+            PlatformAuditController,
             realtime_socket,
             create_static_files_router(path="/static", directories=[webui.STATIC_DIR], include_in_schema=False),
             *plugin_static_routers(kernel.plugins),
             *plugin_routers(kernel.registry),
         ],
         plugins=[SQLAlchemyPlugin(config=kernel.db.config), build_channels_plugin(settings, kernel=kernel)],
-        middleware=[RequestContextMiddleware, build_prometheus_config().middleware, auth_middleware()],
+        middleware=[
+            RequestContextMiddleware,
+            DefineMiddleware(SecurityHeadersMiddleware, hsts=settings.base_url.startswith("https://")),
+            build_prometheus_config().middleware,
+            auth_middleware(),
+        ],
         guards=[permission_guard],
         before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,
@@ -115,7 +122,27 @@ def create_app(settings: Settings | None = None, *, kernel: Kernel | None = None
             title="Atendai API",
             version=__version__,
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin()],
+            # Served from our own static files: the reference works offline and loads nothing from a CDN.
+            render_plugins=[
+                ScalarRenderPlugin(
+                    favicon=FAVICON,
+                    js_url="/static/vendor/scalar/standalone.js",
+                    css_url="/static/css/apidocs.css",
+                    # No web fonts, no "agent" chat, no telemetry: the page talks only to this server.
+                    options={
+                        "withDefaultFonts": False,
+                        "darkMode": True,
+                        "agent": {"disabled": True},
+                        "telemetry": False,
+                    },
+                ),
+                SwaggerRenderPlugin(
+                    favicon=FAVICON,
+                    js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                    css_url="/static/vendor/swagger-ui/swagger-ui.css",
+                    standalone_preset_js_url="/static/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                ),
+            ],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(

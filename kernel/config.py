@@ -45,6 +45,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     secret_key: str | None = None
     # Fernet keys (comma separated, newest first) that encrypt stored secrets: the first encrypts, all decrypt.
     secrets_keys: str | None = None
+    # Argon2id cost of password hashes: RFC 9106's low-memory profile; production may only go higher.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
     access_token_minutes: int = 15
     refresh_token_days: int = 30
     # Login protection: failures per account before a lockout, attempts per address per window.
@@ -65,6 +68,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     strict_plugins: bool = False
     # Outgoing HTTP: private networks and host names user-given URLs may reach anyway (kernel/http.py)
     http_allow: str | None = None
+    # Files (logos, uploads): a local folder by default, any S3-compatible service when set
+    storage_url: str | None = None
+    storage_s3_endpoint: str | None = None
+    storage_s3_access_key: str | None = None
+    storage_s3_secret_key: str | None = None
+    storage_s3_region: str | None = None
+    # Self-service registration of organizations (the platform admin's switch in the panel wins)
+    registration_open: bool = True
+    registration_per_hour: int = 5
     # Operations
     metrics_token: str | None = None
     # Logs
@@ -122,6 +134,8 @@ ENV_NAMES: dict[str, str] = {
     "public_url": "ATENDAI_PUBLIC_URL",
     "secret_key": "ATENDAI_SECRET_KEY",
     "secrets_keys": "ATENDAI_SECRETS_KEYS",
+    "password_hash_time_cost": "ATENDAI_PASSWORD_HASH_TIME_COST",
+    "password_hash_memory_kib": "ATENDAI_PASSWORD_HASH_MEMORY_KIB",
     "access_token_minutes": "ATENDAI_ACCESS_TOKEN_MINUTES",
     "refresh_token_days": "ATENDAI_REFRESH_TOKEN_DAYS",
     "login_max_failures": "ATENDAI_LOGIN_MAX_FAILURES",
@@ -138,6 +152,13 @@ ENV_NAMES: dict[str, str] = {
     "plugins": "ATENDAI_PLUGINS",
     "strict_plugins": "ATENDAI_STRICT_PLUGINS",
     "http_allow": "ATENDAI_HTTP_ALLOW",
+    "storage_url": "ATENDAI_STORAGE_URL",
+    "storage_s3_endpoint": "ATENDAI_STORAGE_S3_ENDPOINT",
+    "storage_s3_access_key": "ATENDAI_STORAGE_S3_ACCESS_KEY",
+    "storage_s3_secret_key": "ATENDAI_STORAGE_S3_SECRET_KEY",
+    "storage_s3_region": "ATENDAI_STORAGE_S3_REGION",
+    "registration_open": "ATENDAI_REGISTRATION_OPEN",
+    "registration_per_hour": "ATENDAI_REGISTRATION_PER_HOUR",
     "metrics_token": "ATENDAI_METRICS_TOKEN",
     "log_level": "ATENDAI_LOG_LEVEL",
     "log_json": "ATENDAI_LOG_JSON",
@@ -167,6 +188,12 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(_explain(exc)) from exc
+    if settings.environment == "production" and (
+        settings.password_hash_time_cost < 3 or settings.password_hash_memory_kib < 65536
+    ):
+        raise SettingsError(
+            "ATENDAI_PASSWORD_HASH_TIME_COST / ATENDAI_PASSWORD_HASH_MEMORY_KIB: production needs at least 3 and 65536"
+        )
     if settings.secret_key is None:
         settings = msgspec.structs.replace(settings, secret_key=_persistent_secret(settings.data_path()))
     return settings

@@ -7,10 +7,9 @@ Services raise these; the app turns them (and Litestar's own HTTP errors) into
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import structlog
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -55,6 +54,8 @@ class KernelError(Exception):
         **params: Any,
     ) -> None:
         self.detail = detail or self.title
+        if count is not None:
+            params.setdefault("count", count)  # a "%(count)d" in the detail is filled with or without a plural
         self.plural = plural
         """With ``count``: the plural form of ``detail``, chosen per language at response time."""
         self.count = count
@@ -149,18 +150,47 @@ def _translator_for(request: Request[Any, Any, Any]) -> Translator:
     return Translator(catalogs=state.catalogs, language=language, domains=(KERNEL_DOMAIN,))
 
 
-def handle_kernel_error(request: Request[Any, Any, Any], exc: KernelError) -> Response[dict[str, Any]]:
+def _is_page(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path == "/app" or request.url.path.startswith("/app/")
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A page the browser navigated to (not an htmx or fetch call): errors are drawn as a page."""
+    if not _is_page(request) or request.headers.get("hx-request") == "true":
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or (request.method == "GET" and "application/json" not in accept)
+
+
+def _error_page(request: Request[Any, Any, Any], status: int, title: str, detail: str | None) -> Response[Any]:
+    from litestar.response import Template
+
+    from kernel.i18n.catalogs import use_translator
+    from kernel.web.shell import shell_context
+
+    if translator() is None:
+        use_translator(_translator_for(request))  # errors before routing have no translator yet
+    context = shell_context(request)
+    context.update(status=status, title=title, detail=detail)
+    return Template(template_name="error.html", context=context, status_code=status)
+
+
+def handle_kernel_error(request: Request[Any, Any, Any], exc: KernelError) -> Response[Any]:
     t = _translator_for(request)
+    title = t.gettext(exc.title)
+    detail = (
+        t.ngettext(exc.detail, exc.plural, exc.count, **exc.params)
+        if exc.plural is not None and exc.count is not None
+        else t.gettext(exc.detail, **exc.params)
+    )
+    if _wants_html(request):
+        return _error_page(request, exc.status, title, detail)
     return problem_response(
         request,
         status=exc.status,
         slug=exc.slug,
-        title=t.gettext(exc.title),
-        detail=(
-            t.ngettext(exc.detail, exc.plural, exc.count, **exc.params)
-            if exc.plural is not None and exc.count is not None
-            else t.gettext(exc.detail, **exc.params)
-        ),
+        title=title,
+        detail=detail,
         errors=exc.errors,
         headers=exc.headers or None,
     )
@@ -181,16 +211,21 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         detail = t.gettext("Some fields are missing or have the wrong type.")
     elif exc.status_code == 401:
         detail = t.gettext("Log in again: the session is missing, expired or was ended.")
-    is_page = request.url.path == "/app" or request.url.path.startswith("/app/")
-    if is_page and exc.status_code == 401:
-        # A page, not an API call: send the person to the login form and back here afterwards.
-        return Redirect(path=f"/auth/login?next={quote(request.url.path)}", status_code=303)
-    if is_page and exc.status_code == 404:
-        return Response(
-            f"<!doctype html><title>{title}</title><h1>{title}</h1>",
-            status_code=404,
-            media_type=MediaType.HTML,
-        )
+    if _is_page(request) and exc.status_code == 401:
+        # A page, not an API call: renew the session from the refresh cookie, or log in, and come back.
+        from kernel.web.shell import login_redirect_path
+
+        target = login_redirect_path(request)
+        if request.headers.get("hx-request") == "true":
+            return Response(None, status_code=200, headers={"HX-Redirect": target})
+        return Redirect(path=target, status_code=303)
+    if _wants_html(request) and exc.status_code in (403, 404, 405):
+        messages = {
+            403: N_("You do not have permission to see this page."),
+            404: N_("This page does not exist, or it is not available to your organization."),
+            405: N_("This page cannot be used this way."),
+        }
+        return _error_page(request, exc.status_code, title, t.gettext(messages[exc.status_code]))
     return problem_response(
         request,
         status=exc.status_code,
@@ -205,9 +240,18 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     slug, title = _HTTP_TITLES[500]
-    return problem_response(
-        request, status=HTTP_500_INTERNAL_SERVER_ERROR, slug=slug, title=_translator_for(request).gettext(title)
-    )
+    t = _translator_for(request)
+    if _wants_html(request):
+        try:
+            return _error_page(
+                request,
+                HTTP_500_INTERNAL_SERVER_ERROR,
+                t.gettext(title),
+                t.gettext("Something went wrong on our side. Try again in a moment."),
+            )
+        except Exception:  # the error page itself failed: fall back to the problem document
+            log.exception("error_page_failed", path=request.url.path)
+    return problem_response(request, status=HTTP_500_INTERNAL_SERVER_ERROR, slug=slug, title=t.gettext(title))
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -85,6 +85,11 @@ def register_dashboard_metrics(kernel: Any) -> Any:
 
 
 @hookspec
+def register_onboarding_steps(kernel: Any) -> Any:
+    """Return :class:`kernel.sdk.OnboardingStep` items for the home page's first-steps checklist."""
+
+
+@hookspec
 def register_cli(cli: Any) -> None:
     """Add subcommands to the ``atendai`` command (a ``click.Group``)."""
 

@@ -73,6 +73,9 @@ class Kernel:
 
 def build_kernel(settings: Settings, *, extra_plugins: list[tuple[Any, Any]] | None = None) -> Kernel:
     """Discover and load the installed plugins and gather their registrations. No I/O beyond imports."""
+    from kernel.auth.passwords import configure_hashing
+
+    configure_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib)
     manager = PluginManager(strict=settings.strict_plugins)
     manager.load(PluginManager.discover(settings.plugin_allowlist))
     for manifest, obj in extra_plugins or []:

@@ -30,7 +30,6 @@ from kernel.errors import (
 from kernel.events.envelope import Event
 from kernel.i18n.catalogs import N_, gettext, ngettext
 from kernel.llm import OFFLINE_MARKER, ChatResult, ModelConfig, TokenUsage, ToolCallMade, current_gateway
-from kernel.web.templates import page as render_page
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,6 +52,7 @@ __all__ = [
     "ModelConfig",
     "NavItem",
     "NotFound",
+    "OnboardingStep",
     "Permission",
     "PluginManifest",
     "ProviderError",
@@ -70,6 +70,7 @@ __all__ = [
     "emit",
     "gettext",
     "hookimpl",
+    "load_plugin_settings",
     "ngettext",
     "render_page",
     "require_tenant_id",
@@ -214,6 +215,25 @@ class Feature:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class OnboardingStep:
+    """A step of the first-steps checklist on the home page, ticked when ``is_done(session)`` says so.
+
+    ``title`` and ``description`` are msgids of the plugin's catalog; ``href`` is the page where the
+    step is done. ``is_done`` is ``async def is_done(session) -> bool`` with a session scoped to the
+    organization being shown. Steps with a ``permission`` show only to people who hold it.
+    """
+
+    id: str
+    title: str
+    href: str
+    is_done: Callable[..., Awaitable[bool]]
+    description: str = ""
+    icon: str = "circle-check"
+    order: int = 100
+    permission: str | None = None
+
+
 @dataclass
 class Fragment:
     """HTML a plugin contributes to a named slot of a page, rendered from its own template."""
@@ -221,6 +241,29 @@ class Fragment:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 100
+
+
+async def load_plugin_settings(session: AsyncSession, plugin: str, *, tenant_id: UUID | None = None) -> Any:
+    """A plugin's settings for one organization (the current one by default), as its settings Struct.
+
+    The Struct's defaults, overlaid by the platform administrator's defaults and then by the
+    organization's own values. Secret fields come back wrapped in :class:`kernel.secrets.Secret` (call
+    ``.reveal()`` where the value is really needed). See ``docs/modules.md``.
+    """
+    from kernel.plugins.settings import load_plugin_settings as load
+    from kernel.runtime import current_kernel
+
+    return await load(session, current_kernel(), plugin, tenant_id or require_tenant_id())
+
+
+def render_page(request: Any, template: str, **context: Any) -> Any:
+    """Render ``template`` (which extends ``base.html``) inside the shell: sidebar, top bar, theme, toasts.
+
+    Besides ``context``, the template receives ``actor``, ``language``, ``nav`` and ``nav_sections``.
+    """
+    from kernel.web.shell import page
+
+    return page(request, template, **context)
 
 
 @asynccontextmanager

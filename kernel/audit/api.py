@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import dataclasses
 import io
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from kernel.audit.models import AuditEntry
 from kernel.audit.service import AuditFilter, ListCursor, list_entries
 from kernel.errors import ValidationFailed
 
-__all__ = ["AuditController", "AuditEntryOut", "AuditPage"]
+__all__ = ["AuditController", "AuditEntryOut", "AuditPage", "PlatformAuditController"]
 
 PERMISSION = "kernel.audit.read"
 DEFAULT_LIMIT = 50
@@ -211,6 +212,26 @@ def _download(body: bytes, export_format: str, truncated: bool) -> Response[byte
     return Response(content=body, media_type=media_type, headers=headers)
 
 
+async def _list_page(session: AsyncSession, filters: AuditFilter, limit: int, cursor: str | None) -> AuditPage:
+    _check_limit(limit)
+    after = decode_cursor(cursor) if cursor else None
+    entries = await list_entries(session, filters, limit=limit + 1, after=after)
+    page = entries[:limit]
+    next_cursor = encode_cursor(page[-1]) if len(entries) > limit else None
+    return AuditPage(items=[AuditEntryOut.of(entry) for entry in page], next_cursor=next_cursor)
+
+
+async def _export(session: AsyncSession, filters: AuditFilter, export_format: str) -> Response[bytes]:
+    if export_format not in EXPORT_FORMATS:
+        raise ValidationFailed(
+            "The export format must be csv or json.", errors=[{"field": "format", "message": "csv or json"}]
+        )
+    entries = await list_entries(session, filters, limit=EXPORT_CAP + 1)
+    rows = [AuditEntryOut.of(entry) for entry in entries[:EXPORT_CAP]]
+    body = render_csv(rows) if export_format == "csv" else msgspec.json.encode(rows)
+    return _download(body, export_format, truncated=len(entries) > EXPORT_CAP)
+
+
 class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
@@ -224,12 +245,7 @@ class AuditController(Controller):
         limit: Annotated[int, QueryParameter(description=f"1 to {MAX_LIMIT}.")] = DEFAULT_LIMIT,
         cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page.")] = None,
     ) -> AuditPage:
-        _check_limit(limit)
-        after = decode_cursor(cursor) if cursor else None
-        entries = await list_entries(db_session, filters, limit=limit + 1, after=after)
-        page = entries[:limit]
-        next_cursor = encode_cursor(page[-1]) if len(entries) > limit else None
-        return AuditPage(items=[AuditEntryOut.of(entry) for entry in page], next_cursor=next_cursor)
+        return await _list_page(db_session, filters, limit, cursor)
 
     @get("/export", opt={"permission": PERMISSION}, summary="Download audit entries as CSV or JSON")
     async def export_audit_entries(
@@ -238,11 +254,52 @@ class AuditController(Controller):
         filters: NamedDependency[AuditFilter],
         export_format: Annotated[str, QueryParameter(name="format", description="csv or json.")] = "csv",
     ) -> Response[bytes]:
-        if export_format not in EXPORT_FORMATS:
-            raise ValidationFailed(
-                "The export format must be csv or json.", errors=[{"field": "format", "message": "csv or json"}]
-            )
-        entries = await list_entries(db_session, filters, limit=EXPORT_CAP + 1)
-        rows = [AuditEntryOut.of(entry) for entry in entries[:EXPORT_CAP]]
-        body = render_csv(rows) if export_format == "csv" else msgspec.json.encode(rows)
-        return _download(body, export_format, truncated=len(entries) > EXPORT_CAP)
+        return await _export(db_session, filters, export_format)
+
+
+PLATFORM_PERMISSION = "platform.audit.read"
+
+
+async def provide_platform_filters(
+    filters: NamedDependency[AuditFilter],
+    tenant: Annotated[
+        str | None,
+        QueryParameter(description="An organization's id, or 'platform' for the platform's own entries."),
+    ] = None,
+) -> AuditFilter:
+    """The same filters as an organization's, plus which organization (platform administrators see all)."""
+    if not tenant:
+        return filters
+    if tenant == "platform":
+        return dataclasses.replace(filters, platform_only=True)
+    errors = _Errors()
+    tenant_id = _parse_uuid(tenant, "tenant", errors)
+    errors.raise_any()
+    return dataclasses.replace(filters, tenant_id=tenant_id)
+
+
+class PlatformAuditController(Controller):
+    """Every organization's trail and the platform's own, for platform administrators."""
+
+    path = "/api/v1/platform/audit"
+    tags = ["platform"]
+    dependencies = {"filters": Provide(provide_filters), "platform_filters": Provide(provide_platform_filters)}
+
+    @get("/", opt={"permission": PLATFORM_PERMISSION}, summary="List audit entries of every organization")
+    async def list_platform_entries(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        platform_filters: NamedDependency[AuditFilter],
+        limit: Annotated[int, QueryParameter(description=f"1 to {MAX_LIMIT}.")] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, QueryParameter(description="next_cursor of the previous page.")] = None,
+    ) -> AuditPage:
+        return await _list_page(db_session, platform_filters, limit, cursor)
+
+    @get("/export", opt={"permission": PLATFORM_PERMISSION}, summary="Download platform-wide audit entries")
+    async def export_platform_entries(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        platform_filters: NamedDependency[AuditFilter],
+        export_format: Annotated[str, QueryParameter(name="format", description="csv or json.")] = "csv",
+    ) -> Response[bytes]:
+        return await _export(db_session, platform_filters, export_format)

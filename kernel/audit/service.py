@@ -110,8 +110,11 @@ async def record(
     """
     _check_names(action, target_type, actor_type)
     request = current_request()
-    if actor_id is None and request is not None:
+    if actor_id is None and request is not None and request.actor_id is not None:
+        # Nobody named: the request's caller did it (an API token, or an administrator acting as someone).
         actor_id = request.actor_id
+        actor_type = actor_type or request.actor_type  # type: ignore[assignment]
+        actor_label = actor_label or request.actor_label
     entry = AuditEntry(
         id=uuid7(),
         tenant_id=_tenant_of(session, tenant_id),
@@ -400,9 +403,17 @@ class AuditFilter:
     """Inclusive."""
     until: datetime | None = None
     """Exclusive, so consecutive windows never share an entry."""
+    tenant_id: UUID | None = None
+    """Platform scope only: one organization's entries."""
+    platform_only: bool = False
+    """Platform scope only: the platform's own chain (entries of no organization)."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = []
+        if self.platform_only:
+            conditions.append(AuditEntry.tenant_id.is_(None))
+        elif self.tenant_id is not None:
+            conditions.append(AuditEntry.tenant_id == self.tenant_id)
         if self.actor_id is not None:
             conditions.append(AuditEntry.actor_id == self.actor_id)
         if self.action:

@@ -34,6 +34,7 @@ KERNEL_MODELS = (
     "kernel.llm.models",
     "kernel.audit.models",
     "kernel.events.models",
+    "kernel.notifications.models",
 )
 
 

@@ -66,7 +66,8 @@ class Database:
         self.config = SQLAlchemyAsyncConfig(
             connection_string=asyncpg_url(self.urls.app),
             session_config=AsyncSessionConfig(expire_on_commit=False),
-            before_send_handler="autocommit",
+            # Pages answer a successful form post with a redirect (303): that must commit too.
+            before_send_handler="autocommit_include_redirects",
             create_all=False,
             session_dependency_key="db_session",
             engine_config=_engine_config(settings),
@@ -91,7 +92,8 @@ class Database:
 def _engine_config(settings: Settings) -> Any:
     from advanced_alchemy.config import EngineConfig
 
-    return EngineConfig(pool_size=settings.database_pool_size, pool_pre_ping=True)
+    # hide_parameters: a failed statement's log line never carries the values (password hashes, tokens).
+    return EngineConfig(pool_size=settings.database_pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 def install_tenant_guards(config: SQLAlchemyAsyncConfig) -> None:

@@ -33,11 +33,13 @@ __all__ = [
     "Catalogs",
     "Translator",
     "catalog_path",
+    "context_key",
     "current_translator",
     "gettext",
     "load_catalog",
     "negotiate_language",
     "ngettext",
+    "pgettext",
     "translator",
     "use_translator",
     "using_translator",
@@ -67,6 +69,11 @@ def N_(msgid: str) -> str:
 def N_plural(singular: str, plural: str) -> tuple[str, str]:
     """Mark a singular/plural pair for extraction without translating it (see ``KernelError(plural=...)``)."""
     return singular, plural
+
+
+def context_key(context: str, msgid: str) -> str:
+    """How gettext keys a message with a context: ``context`` + EOT + ``msgid``."""
+    return f"{context}\x04{msgid}"
 
 
 def catalog_path(locale_dir: Path, language: str, domain: str, suffix: str = ".po") -> Path:
@@ -110,12 +117,14 @@ def _catalog_from(compiled: polib.MOFile) -> Catalog:
     messages: dict[str, str] = {}
     plurals: dict[str, tuple[str, ...]] = {}
     for entry in compiled:
-        if entry.msgctxt or not entry.msgid:
+        if not entry.msgid:
             continue
+        # A context keeps apart one English word with two translations ("Active" organization/user).
+        key = context_key(entry.msgctxt, entry.msgid) if entry.msgctxt else entry.msgid
         if entry.msgid_plural:
-            plurals[entry.msgid] = tuple(entry.msgstr_plural[i] for i in sorted(entry.msgstr_plural))
+            plurals[key] = tuple(entry.msgstr_plural[i] for i in sorted(entry.msgstr_plural))
         else:
-            messages[entry.msgid] = entry.msgstr
+            messages[key] = entry.msgstr
     return Catalog(messages=messages, plurals=plurals, plural_index=_plural_rule(compiled.metadata))
 
 
@@ -152,6 +161,15 @@ class Catalogs:
                 return text
         return msgid
 
+    def pgettext(self, domains: Iterable[str], language: str, context: str, msgid: str) -> str:
+        """``msgid`` as translated in ``context`` (``"organization status"``), else ``msgid`` itself."""
+        key = context_key(context, msgid)
+        for catalog in self._catalogs(domains, language):
+            text = catalog.messages.get(key)
+            if text:
+                return text
+        return msgid
+
     def ngettext(self, domains: Iterable[str], language: str, singular: str, plural: str, n: int) -> str:
         """The form of ``singular`` for ``n`` in the first domain that has it, else English's rule."""
         for catalog in self._catalogs(domains, language):
@@ -183,6 +201,11 @@ class Translator:
     def gettext(self, msgid: str, **params: object) -> str:
         """``msgid`` translated; ``%(name)s`` placeholders filled from ``params`` when given."""
         text = self.catalogs.gettext(self.domains, self.language, msgid)
+        return _interpolate(text, msgid, params) if params else text
+
+    def pgettext(self, context: str, msgid: str, **params: object) -> str:
+        """``msgid`` translated in ``context``; placeholders filled from ``params`` when given."""
+        text = self.catalogs.pgettext(self.domains, self.language, context, msgid)
         return _interpolate(text, msgid, params) if params else text
 
     def ngettext(self, singular: str, plural: str, n: int, **params: object) -> str:
@@ -242,6 +265,11 @@ def using_translator(value: Translator) -> Iterator[Translator]:
 def gettext(msgid: str, **params: object) -> str:
     """``msgid`` in the current translator's language (service code outside templates)."""
     return current_translator().gettext(msgid, **params)
+
+
+def pgettext(context: str, msgid: str, **params: object) -> str:
+    """``msgid`` in ``context``, in the current translator's language."""
+    return current_translator().pgettext(context, msgid, **params)
 
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> str:

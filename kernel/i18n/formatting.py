@@ -109,7 +109,7 @@ def install_jinja_i18n(env: Environment) -> None:
     """``_``, ``gettext``, ``ngettext`` and ``{% trans %}`` bound to the current translator, and the formatting filters."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
+        gettext=_template_gettext, ngettext=_template_ngettext, pgettext=_template_pgettext, newstyle=True
     )
     env.filters.update(
         format_date=format_date,
@@ -125,6 +125,11 @@ def install_jinja_i18n(env: Environment) -> None:
 def _template_gettext(message: str) -> str:
     current = current_translator()
     return current.catalogs.gettext(current.domains, current.language, message)
+
+
+def _template_pgettext(context: str, message: str) -> str:
+    current = current_translator()
+    return current.catalogs.pgettext(current.domains, current.language, context, message)
 
 
 def _template_ngettext(singular: str, plural: str, n: int) -> str:

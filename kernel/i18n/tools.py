@@ -1,7 +1,7 @@
 """What the ``i18n`` commands do: extract messages, update and compile catalogs, check them.
 
-Messages come from Python (``_``, ``gettext``, ``ngettext``, ``N_``), Jinja templates (the same
-functions and ``{% trans %}``) and a plugin's ``plugin.toml`` (its ``title`` and ``description``).
+Messages come from Python (``_``, ``gettext``, ``ngettext``, ``pgettext``, ``N_``), Jinja templates (the
+same functions and ``{% trans %}``) and a plugin's ``plugin.toml`` (its ``title`` and ``description``).
 Each domain keeps a template ``<locale_dir>/<domain>.pot`` and one ``.po`` per language.
 """
 
@@ -47,7 +47,14 @@ __all__ = [
     "update",
 ]
 
-KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "N_plural": (1, 2)}
+KEYWORDS: dict[str, Any] = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "N_": None,
+    "N_plural": (1, 2),
+}
 # The detail (first argument) of the kernel's typed errors is a msgid too: ``raise NotFound("...")``.
 ERROR_CLASSES = (
     "KernelError",

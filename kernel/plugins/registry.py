@@ -16,6 +16,7 @@ from kernel.sdk import (
     LLMTool,
     MigrationSpec,
     NavItem,
+    OnboardingStep,
     Permission,
     Routes,
     SettingsSpec,
@@ -42,6 +43,7 @@ class Registry:
     settings: dict[str, SettingsSpec] = field(default_factory=dict)
     features: dict[str, tuple[str, Feature]] = field(default_factory=dict)
     dashboard_metrics: list[tuple[str, Any]] = field(default_factory=list)
+    onboarding_steps: list[tuple[str, OnboardingStep]] = field(default_factory=list)
 
     def owner_of_permission(self, name: str) -> str | None:
         entry = self.permissions.get(name)
@@ -77,10 +79,12 @@ def _as_list(value: Any) -> list[Any]:
 def collect_registrations(plugins: PluginManager, kernel: Any) -> Registry:
     """Call every ``register_*`` hook once and check the results; a clash is a start-up error."""
     from kernel.rbac.permissions import KERNEL, KERNEL_PERMISSIONS, PLATFORM_PERMISSIONS
+    from kernel.web.nav import KERNEL_NAV
 
     registry = Registry()
     for perm in (*KERNEL_PERMISSIONS, *PLATFORM_PERMISSIONS):
         registry.permissions[perm.name] = (KERNEL, perm)
+    registry.nav.extend((KERNEL, item) for item in KERNEL_NAV)
     for plugin, value in _call(plugins, "register_routes", kernel):
         if value is None:
             continue
@@ -140,6 +144,15 @@ def collect_registrations(plugins: PluginManager, kernel: Any) -> Registry:
     _check_manifest_features(plugins, registry)
     for plugin, value in _call(plugins, "register_dashboard_metrics", kernel):
         registry.dashboard_metrics.extend((plugin, metric) for metric in _as_list(value))
+    from kernel.tenancy.onboarding import KERNEL_STEPS
+
+    registry.onboarding_steps.extend((KERNEL, step) for step in KERNEL_STEPS)
+    for plugin, value in _call(plugins, "register_onboarding_steps", kernel):
+        for step in _as_list(value):
+            _expect(plugin, step, OnboardingStep)
+            _prefixed(plugin, step.id, "onboarding step")
+            registry.onboarding_steps.append((plugin, step))
+    _unique_list([step.id for _, step in registry.onboarding_steps], "onboarding step")
     _check_subscriptions(registry)
     return registry
 

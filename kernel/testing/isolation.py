@@ -139,6 +139,7 @@ async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suf
     from kernel.auth.services import create_api_token
     from kernel.auth.users import invite_user
     from kernel.llm.models import LlmUsage
+    from kernel.notifications.models import Notification
     from kernel.rbac.models import Role
     from kernel.secrets_models import StoredSecret
 
@@ -151,8 +152,9 @@ async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suf
         name="seed",
         is_platform_admin=False,
         enabled_plugins=frozenset(),
+        role="admin",
     )
-    await invite_user(
+    operator, _ = await invite_user(
         session, admin, email=f"operator-{suffix}@example.com", name="Operator", role_key="operator", language=None
     )
     session.add(
@@ -176,6 +178,17 @@ async def _seed_kernel_data(kernel: Any, session: Any, tenant_id: uuid.UUID, suf
     session.add(
         StoredSecret(
             tenant_id=tenant_id, name="llm.openai.api_key", ciphertext="not-a-real-ciphertext", hint="sk-...seed"
+        )
+    )
+    session.add(
+        Notification(
+            tenant_id=tenant_id,
+            user_id=operator.id,
+            kind="kernel.seed",
+            message="Welcome to the team.",
+            params={},
+            domain="atendai",
+            link="/app/",
         )
     )
     session.add(

@@ -71,8 +71,14 @@ def atendai_settings(atendai_server_url: str, tmp_path_factory: pytest.TempPathF
         auto_migrate=False,
         # Every test client shares one address; tests of the per-address limit use their own address.
         login_ip_attempts=100_000,
+        registration_per_hour=100_000,
+        # Cheap password hashes: hundreds of tests log in, and the cost is not what they test.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
         worker_in_process=True,
         mail_backend="file",
+        # The fake model servers of the tests listen on 127.0.0.1; every other private address stays refused.
+        http_allow="127.0.0.1/32",
         log_level=os.environ.get("ATENDAI_TEST_LOG_LEVEL", "WARNING"),
         log_json=False,
     )
@@ -81,12 +87,28 @@ def atendai_settings(atendai_server_url: str, tmp_path_factory: pytest.TempPathF
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+_SESSION_KERNEL: list[Kernel] = []
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_session_kernel_current() -> Iterator[None]:
+    """A test (or a module's fixture) that builds a second app makes its kernel the process's current
+    one; the session's kernel is current again after every test, so later tests never publish or look
+    things up through an app that has stopped."""
+    from kernel import runtime
+
+    yield
+    if _SESSION_KERNEL:
+        runtime._current = _SESSION_KERNEL[0]
+
+
 @pytest.fixture(scope="session")
 def atendai_kernel(atendai_settings: Settings) -> Kernel:
     """The kernel with every installed plugin, its database migrated to all heads."""
     kernel = build_kernel(atendai_settings)
     kernel.connect()
     migrate.upgrade(kernel.migration_plan())
+    _SESSION_KERNEL[:] = [kernel]
     return kernel
 
 
@@ -158,6 +180,12 @@ def atendai_redis_url() -> str:
     import redis
 
     url = os.environ.get(REDIS_ENV, "redis://127.0.0.1:6379/15")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit():
+        # Parallel test processes (pytest-xdist) each get a database of their own: 15, 14, 13...
+        parsed = make_url(url)
+        base = int(parsed.database or 15) if str(parsed.database or "").isdigit() else 15
+        url = url.rsplit("/", 1)[0] + f"/{max(0, base - int(worker[2:]))}"
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
@@ -168,3 +196,39 @@ def atendai_redis_url() -> str:
     client.flushdb()
     client.close()
     return url
+
+
+PAGE_BASE_URL = "http://atendai.test"
+
+
+@pytest.fixture
+def page_client(atendai_app: Any) -> Any:
+    """``async with page_client(tenant) as client:`` a browser-like client logged in through the login form.
+
+    It keeps cookies (the session), sends the CSRF header and an ``Origin`` of the site on every request,
+    so page forms can be posted as htmx would (add ``headers={"HX-Request": "true"}`` for htmx answers).
+    ``page_client()`` without a tenant gives an anonymous one (login, registration pages).
+    """
+    from contextlib import asynccontextmanager
+
+    import httpx
+
+    @asynccontextmanager
+    async def factory(
+        tenant: TenantHandle | None = None, *, email: str | None = None, password: str | None = None
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=atendai_app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=PAGE_BASE_URL, headers={"Origin": PAGE_BASE_URL}
+        ) as client:
+            login_email = email or (tenant.email if tenant else None)
+            if login_email:
+                response = await client.post(
+                    "/auth/login",
+                    data={"email": login_email, "password": password or tenant.password},  # type: ignore[union-attr]
+                )
+                assert response.status_code == 303, response.text
+                client.headers["X-CSRF-Token"] = client.cookies["atendai_csrf"]
+            yield client
+
+    return factory

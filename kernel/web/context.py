@@ -27,7 +27,11 @@ class RequestInfo:
     ip: str | None
     user_agent: str | None
     actor_id: UUID | None = None
-    """The authenticated user, set by authentication (``with_actor``)."""
+    """The authenticated user (for an API token, the person who created it), set by authentication."""
+    actor_type: str | None = None
+    """``user`` or ``api_token``, as the audit trail names them."""
+    actor_label: str | None = None
+    """How the audit trail names the caller: an email, ``API token <name>``, or ``admin@x (as user@y)``."""
 
 
 _request: ContextVar[RequestInfo | None] = ContextVar("atendai_request", default=None)
@@ -38,10 +42,11 @@ def current_request() -> RequestInfo | None:
     return _request.get()
 
 
-def set_request_actor(actor_id: UUID | None) -> None:
+def set_request_actor(actor_id: UUID | None, actor_type: str | None = None, actor_label: str | None = None) -> None:
+    """Remember who the request's caller is, so audit entries written anywhere in it name them."""
     info = _request.get()
     if info is not None:
-        _request.set(replace(info, actor_id=actor_id))
+        _request.set(replace(info, actor_id=actor_id, actor_type=actor_type, actor_label=actor_label))
 
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -16,10 +16,12 @@ from kernel.i18n.catalogs import (
     Catalogs,
     Translator,
     negotiate_language,
-    translator,
     use_translator,
 )
 from kernel.i18n.formatting import install_jinja_i18n
+
+LANGUAGE_COOKIE = "atendai_lang"
+"""The language someone picked on a page before (or without) logging in."""
 
 __all__ = ["build_template_config", "page", "set_request_translator"]
 
@@ -40,7 +42,11 @@ def set_request_translator(request: Request[Any, Any, Any]) -> None:
     catalogs: Catalogs = request.app.state.catalogs
     actor = request.scope.get("user")
     language = negotiate_language(
-        [getattr(actor, "language", None), getattr(actor, "tenant_language", None)],
+        [
+            getattr(actor, "language", None),
+            request.cookies.get(LANGUAGE_COOKIE),
+            getattr(actor, "tenant_language", None),
+        ],
         request.headers.get("accept-language"),
         kernel.settings.default_language,
     )
@@ -51,18 +57,7 @@ def set_request_translator(request: Request[Any, Any, Any]) -> None:
 
 
 def page(request: Request[Any, Any, Any], template: str, **context: Any) -> Template:
-    """Render a page inside the shell, with the sidebar of the tenant's enabled plugins."""
-    kernel = request.app.state.kernel
-    catalogs: Catalogs = request.app.state.catalogs
-    actor = request.scope.get("user")
-    current = translator()
-    language = current.language if current else kernel.settings.default_language
-    enabled = getattr(actor, "enabled_plugins", frozenset())
-    nav = []
-    permissions = getattr(actor, "permissions", frozenset())
-    for plugin, item in kernel.registry.nav:
-        if plugin in enabled and (item.permission is None or item.permission in permissions):
-            label = catalogs.gettext((plugin, KERNEL_DOMAIN), language, item.label)
-            nav.append({"href": item.href, "label": label, "order": item.order, "id": item.id})
-    nav.sort(key=lambda entry: (entry["order"], entry["id"]))
-    return Template(template_name=template, context={"nav": nav, "language": language, "actor": actor, **context})
+    """Render a page inside the shell (see :func:`kernel.web.shell.page`)."""
+    from kernel.web.shell import page as shell_page
+
+    return shell_page(request, template, **context)

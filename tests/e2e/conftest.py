@@ -51,3 +51,42 @@ def screenshot_path() -> Any:
         return str(ARTIFACTS / f"{name}.png")
 
     return path
+
+
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1440, "height": 900}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def open_page(browser: Any) -> AsyncIterator[Any]:
+    """``page = await open_page(locale="pt-BR", viewport=DESKTOP)``: a fresh browser context's page.
+
+    Every context made here is closed at the end of the test.
+    """
+    contexts: list[Any] = []
+
+    async def factory(*, locale: str = "pt-BR", viewport: dict[str, int] | None = None) -> Any:
+        context = await browser.new_context(locale=locale, viewport=viewport or DESKTOP)
+        contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield factory
+    for context in contexts:
+        await context.close()
+
+
+async def log_in(page: Any, base_url: str, email: str, password: str, *, next_path: str = "/app/") -> None:
+    """Log in through the form and wait for the page the person was going to."""
+    await page.goto(f"{base_url}/auth/login?next={next_path}")
+    await page.fill("#email", email)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base_url}{next_path}*")
+
+
+async def assert_fits(page: Any) -> None:
+    """No horizontal scrolling: the page is no wider than the window."""
+    width, viewport = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= viewport, f"{page.url} is {width}px wide in a {viewport}px window"

@@ -28,11 +28,12 @@ async def test_login_home_module_page_and_logout(browser, base_url, make_tenant,
     assert await page.locator(".note h2").first.inner_text() in {"Opening hours", "Welcome"}
     await page.screenshot(path=screenshot_path("notes"))
 
-    await page.click("a.brand")
+    await page.click("a.sidebar-brand")
     await page.wait_for_url(f"{base_url}/app/")
     assert (await page.locator("h1").inner_text()).startswith("Olá")
     await page.screenshot(path=screenshot_path("home"))
 
+    await page.click("[data-testid=user-menu]")
     await page.click("button:has-text('Sair')")
     await page.wait_for_url(f"{base_url}/auth/login")
     await page.goto(f"{base_url}/app/")

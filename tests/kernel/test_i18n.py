@@ -407,3 +407,41 @@ def test_a_fresh_mo_is_read_and_a_stale_one_is_ignored(tmp_path):
 
     os.utime(mo_path, ns=(stat.st_atime_ns, stat.st_mtime_ns - 1_000_000_000))
     assert load_catalog(po_path).messages["Not found"] == "Editado depois"
+
+
+def test_a_context_keeps_one_english_word_with_two_translations(tmp_path):
+    locale_dir = tmp_path / "locale"
+    path = catalog_path(locale_dir, "pt-BR", "crm")
+    path.parent.mkdir(parents=True)
+    po = polib.POFile()
+    po.metadata = {"Language": "pt_BR", "Content-Type": "text/plain; charset=UTF-8"}
+    po.append(polib.POEntry(msgid="Active", msgstr="Ativo"))
+    po.append(polib.POEntry(msgctxt="organization", msgid="Active", msgstr="Ativa"))
+    po.save(str(path))
+    catalogs = Catalogs()
+    catalogs.add_domain("crm", locale_dir)
+    t = Translator(catalogs=catalogs, language="pt-BR", domains=("crm",))
+    env = Environment(loader=DictLoader({"x.html": "{{ _('Active') }} {{ pgettext('organization', 'Active') }}"}))
+    install_jinja_i18n(env)
+
+    assert (t.gettext("Active"), t.pgettext("organization", "Active")) == ("Ativo", "Ativa")
+    assert t.pgettext("deal stage", "Active") == "Active"  # an unknown context falls back to the source text
+    with using_translator(t):
+        assert env.get_template("x.html").render() == "Ativo Ativa"
+
+
+def test_pgettext_calls_are_extracted_with_their_context(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "page.html").write_text("{{ pgettext('organization', 'Active') }}")
+    (source / "code.py").write_text("from kernel.i18n.catalogs import pgettext\nlabel = pgettext('user', 'Active')\n")
+    keys = tools.message_keys(tools.collect("crm", [source]))
+    assert {"organization\x04Active", "user\x04Active"} <= keys
+
+
+def test_a_count_in_a_detail_is_filled_even_without_a_plural():
+    from kernel.errors import ValidationFailed
+
+    error = ValidationFailed("The password must have at least %(count)d characters.", count=10)
+    assert str(error) == "The password must have at least 10 characters."
+    assert error.params["count"] == 10

@@ -8,7 +8,7 @@ Retry sleeps are recorded instead of slept, and the breaker reads a clock the te
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -44,7 +44,7 @@ from tests.fakes import FakeReply, FakeServer, FakeUsage, fake_vector
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.usefixtures("fresh_fakes")]
 
 OPENAI_KEY = "sk-test-" + "a" * 24
 GEMINI_KEY = "AIza" + "b" * 30
@@ -52,24 +52,6 @@ PROVIDERS = ["openai", "gemini"]
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def openai_fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as fake:
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def gemini_fake() -> Iterator[FakeGemini]:
-    with FakeGemini() as fake:
-        yield fake
-
-
-@pytest.fixture(autouse=True)
-def fresh_fakes(openai_fake: FakeOpenAI, gemini_fake: FakeGemini) -> None:
-    openai_fake.reset()
-    gemini_fake.reset()
 
 
 class RecordedSleeps(list[float]):
@@ -441,14 +423,15 @@ async def test_a_provider_slower_than_the_timeout_is_retried_then_reported(
         await gateway.chat(
             tenant_id=tenant.tenant_id,
             messages=USER_ASKS,
-            model=model_for(provider, openai_fake, gemini_fake, timeout=0.15),
+            # Long enough for each attempt to reach the fake even on a busy machine (parallel test runs).
+            model=model_for(provider, openai_fake, gemini_fake, timeout=0.6),
             conversation_id=conversation,
         )
     assert fake.request_count == 3 and len(sleeps) == 2
     (row,) = await ledger(tenant.tenant_id, conversation)
     assert row.status == "error"
     assert "timed out" in row.error or "no answer within" in row.error
-    assert row.latency_ms >= 3 * 150
+    assert row.latency_ms >= 3 * 600
 
 
 # -- ledger and quota -----------------------------------------------------------------------------

@@ -19,7 +19,10 @@ async def browser(atendai_app):
 async def test_a_page_without_a_session_sends_the_person_to_login_and_back(browser):
     response = await browser.get("/app/example/")
     assert response.status_code == 303
-    assert response.headers["location"] == "/auth/login?next=/app/example"
+    assert response.headers["location"] == "/api/v1/auth/resume?next=/app/example"
+    resumed = await browser.get(response.headers["location"])
+    assert resumed.status_code == 303
+    assert resumed.headers["location"] == "/auth/login?next=/app/example"
     form = await browser.get("/auth/login?next=/app/example", headers={"Accept-Language": "pt-BR"})
     assert form.status_code == 200 and 'name="next" value="/app/example"' in form.text and "Entrar" in form.text
 

@@ -15,6 +15,16 @@ PUBLIC_ROUTES = {
     "/",  # a welcome page pointing at the API reference
     "/auth/login",  # the login form and its post (same-origin only)
     "/auth/logout",
+    "/auth/language",  # the language switch: a cookie, and the person's preference when logged in
+    "/auth/register",  # self-service registration of an organization (when the platform allows it)
+    "/auth/register/slug",  # live check of a proposed address during registration
+    "/auth/forgot",  # password reset request form
+    "/auth/reset",  # set a new password from a mailed link
+    "/auth/invitation",  # accept an invitation from a mailed link
+    "/api/v1/auth/resume",  # renew a browser session from the refresh cookie and go back
+    "/api/v1/auth/register",
+    "/api/v1/auth/register/slug",
+    "/media/{key:path}",  # public files only (logos): keys under public/
     "/healthz",
     "/readyz",
     "/metrics",  # guarded by ATENDAI_METRICS_TOKEN when set

@@ -128,19 +128,24 @@ def test_a_channel_needs_a_real_tenant_uuid():
         channel_name(None, "events")  # type: ignore[arg-type]
 
 
+SOME_TENANT = UUID("0190a6e2-5b1c-7c4e-9f30-2d6c8a1b4e07")
+OTHER_TENANT = UUID("0190a6e2-5b1c-7c4e-9f30-2d6c8a1b4e08")
+"""Fixed ids: parallel test processes must collect the same test names."""
+
+
 @pytest.mark.parametrize(
     "name",
     [
         "events",
         "t::events",
         "t:not-a-uuid:events",
-        f"x:{uuid4()}:events",
-        f"t:{str(uuid4()).upper()}:events",
-        f"t:{uuid4().hex}:events",
-        f"t:{uuid4()}",
-        f"t:{uuid4()}:",
-        f"t:{uuid4()}:Events",
-        f"t:{uuid4()}:t:{uuid4()}:events",
+        f"x:{SOME_TENANT}:events",
+        f"t:{str(SOME_TENANT).upper()}:events",
+        f"t:{SOME_TENANT.hex}:events",
+        f"t:{SOME_TENANT}",
+        f"t:{SOME_TENANT}:",
+        f"t:{SOME_TENANT}:Events",
+        f"t:{SOME_TENANT}:t:{OTHER_TENANT}:events",
     ],
 )
 def test_malformed_channel_names_are_refused(name):
