@@ -22,7 +22,7 @@ from kernel.rbac.models import Role
 from kernel.rbac.permissions import effective_permissions, role_permissions
 from kernel.tenancy.models import Organization, OrganizationStatus, TenantPlugin
 
-__all__ = ["Actor", "load_api_token_actor", "load_user_actor"]
+__all__ = ["Actor", "load_api_token_actor", "load_user_actor", "refuse_while_impersonating"]
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -45,18 +45,43 @@ class Actor:
     tenant_language: str | None = None
     """The organization's default language."""
     tenant_timezone: str | None = None
+    tenant_name: str | None = None
+    tenant_slug: str | None = None
+    brand_primary: str | None = None
+    brand_accent: str | None = None
+    logo_path: str | None = None
     api_token_id: UUID | None = None
     token_jti: str | None = None
     token_expires_at: datetime | None = None
+    impersonator_id: UUID | None = None
+    """The platform administrator acting as this user, when the session is an impersonation."""
+    impersonator_email: str | None = None
 
     def can(self, permission: str) -> bool:
         if permission.startswith("platform."):
-            return self.is_platform_admin and self.kind == "user"
+            return self.is_platform_admin and self.kind == "user" and self.impersonator_id is None
         return permission in self.permissions
 
     @property
     def audit_label(self) -> str:
-        return self.email if self.kind == "user" else f"API token {self.name}"
+        if self.kind != "user":
+            return f"API token {self.name}"
+        if self.impersonator_email:
+            return f"{self.impersonator_email} (as {self.email})"
+        return self.email
+
+
+def refuse_while_impersonating(actor: Any) -> None:
+    """Some acts stay the person's own: a platform administrator acting as them may not do them.
+
+    Changing their password or profile, ending their sessions, and creating what outlives the
+    impersonation (API tokens, invitations of new users): each would leave access or changes behind
+    that no longer carry the administrator's name.
+    """
+    from kernel.errors import Forbidden
+
+    if getattr(actor, "impersonator_id", None) is not None:
+        raise Forbidden("Not while acting as someone else.")
 
 
 def _enabled_plugins_of(tenant_column: Any) -> Any:
@@ -75,9 +100,7 @@ async def load_user_actor(kernel: Any, claims: AccessClaims) -> Actor | None:
             await session.execute(
                 select(
                     User,
-                    Organization.status,
-                    Organization.language,
-                    Organization.timezone,
+                    Organization,
                     Role,
                     _enabled_plugins_of(User.tenant_id),
                 )
@@ -88,13 +111,18 @@ async def load_user_actor(kernel: Any, claims: AccessClaims) -> Actor | None:
         ).first()
     if row is None:
         return None
-    user, org_status, org_language, org_timezone, role, plugins = row
+    user, org, role, plugins = row
     if not user.is_active or user.token_version != claims.token_version or user.tenant_id != claims.tenant_id:
         return None
     if user.tenant_id is None and not user.is_platform_admin:
         return None
-    if user.tenant_id is not None and org_status != OrganizationStatus.ACTIVE:
+    if user.tenant_id is not None and (org is None or org.status != OrganizationStatus.ACTIVE):
         return None
+    impersonator_email = None
+    if claims.impersonator_id is not None:
+        impersonator_email = await _active_platform_admin_email(kernel, claims.impersonator_id)
+        if impersonator_email is None:
+            return None
     enabled = frozenset(plugins or ())
     permissions: frozenset[str] = frozenset()
     if role is not None:
@@ -111,11 +139,30 @@ async def load_user_actor(kernel: Any, claims: AccessClaims) -> Actor | None:
         permissions=permissions,
         role=role.key if role else None,
         language=user.language,
-        tenant_language=org_language,
-        tenant_timezone=org_timezone,
+        tenant_language=org.language if org else None,
+        tenant_timezone=org.timezone if org else None,
+        tenant_name=org.name if org else None,
+        tenant_slug=org.slug if org else None,
+        brand_primary=org.brand_primary if org else None,
+        brand_accent=org.brand_accent if org else None,
+        logo_path=org.logo_path if org else None,
         token_jti=claims.jti,
         token_expires_at=claims.expires_at,
+        impersonator_id=claims.impersonator_id,
+        impersonator_email=impersonator_email,
     )
+
+
+async def _active_platform_admin_email(kernel: Any, user_id: UUID) -> str | None:
+    """An impersonation stands only while its platform administrator is still one, and active."""
+    async with kernel.db.session() as session:
+        await set_session_scope(session, platform=True)
+        row = (
+            await session.execute(
+                select(User.email).where(User.id == user_id, User.is_platform_admin.is_(True), User.is_active.is_(True))
+            )
+        ).first()
+    return row[0] if row else None
 
 
 async def load_api_token_actor(kernel: Any, token: str) -> Actor | None:

@@ -10,16 +10,21 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.auth import services, users
 from kernel.auth.actor import Actor
-from kernel.auth.middleware import ACCESS_COOKIE, CSRF_COOKIE, PUBLIC, REFRESH_COOKIE, revoked_key
+from kernel.auth.middleware import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    PUBLIC,
+    REFRESH_COOKIE,
+    browser_origin_guard,
+    revoked_key,
+)
 from kernel.auth.models import ApiToken, User
-from kernel.auth.passwords import hash_password, normalize_email, verify_password
 from kernel.auth.secrets import new_secret
 from kernel.errors import ValidationFailed
 from kernel.rbac.guard import AUTHENTICATED, PERMISSION
@@ -27,6 +32,9 @@ from kernel.rbac.guard import AUTHENTICATED, PERMISSION
 __all__ = ["ApiTokensController", "AuthController", "UsersController"]
 
 REFRESH_PATH = "/api/v1/auth"
+SESSION_COOKIE = "atendai_session"
+"""The browser's session (refresh-token family) id: not a credential, it only tells a page which of
+one's sessions is this browser (the refresh cookie itself only travels to ``/api/v1/auth``)."""
 
 
 # --- shapes --------------------------------------------------------------------------------------
@@ -42,8 +50,10 @@ class RefreshIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TokenOut(msgspec.Struct):
-    access_token: str
-    refresh_token: str
+    access_token: str | None
+    """``None`` when a browser renewed its session from the cookie: the new tokens travel only in
+    (HttpOnly) cookies then, out of reach of any script on the page."""
+    refresh_token: str | None
     token_type: str
     expires_in: int
     csrf_token: str
@@ -100,7 +110,8 @@ class MeOut(msgspec.Struct):
 
 class MeIn(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
-    language: str | None = None
+    language: str | msgspec.UnsetType | None = msgspec.UNSET
+    """A language, or ``null`` for the organization's default; left out: unchanged."""
     current_password: str | None = None
     new_password: str | None = None
 
@@ -116,7 +127,20 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
     role: str | None = None
     is_active: bool | None = None
-    language: str | None = None
+    language: str | msgspec.UnsetType | None = msgspec.UNSET
+    """A language, or ``null`` for the organization's default; left out: unchanged."""
+
+
+class SessionOut(msgspec.Struct):
+    id: UUID
+    """The session (refresh-token family) id, to end it with ``DELETE /api/v1/users/me/sessions/{id}``."""
+    started_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+    current: bool
+    """The session of the browser making this request (known from its session cookie)."""
 
 
 class ApiTokenIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -135,9 +159,12 @@ class ApiTokenOut(msgspec.Struct):
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    status: str = "active"
+    """``active``, ``expired`` or ``revoked``."""
+    created_by_name: str | None = None
 
     @classmethod
-    def of(cls, token: ApiToken) -> ApiTokenOut:
+    def of(cls, token: ApiToken, created_by_name: str | None = None) -> ApiTokenOut:
         return cls(
             id=token.id,
             name=token.name,
@@ -148,6 +175,8 @@ class ApiTokenOut(msgspec.Struct):
             expires_at=token.expires_at,
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
+            status=services.api_token_status(token),
+            created_by_name=created_by_name,
         )
 
 
@@ -165,16 +194,18 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return settings.environment == "production" or settings.base_url.startswith("https://")
 
 
-def _token_response(request: Request[Any, Any, Any], issued: services.IssuedTokens) -> Response[TokenOut]:
-    """Tokens in the body (API clients) and in cookies (browsers), with a fresh CSRF token."""
+def _token_response(
+    request: Request[Any, Any, Any], issued: services.IssuedTokens, *, in_body: bool = True
+) -> Response[TokenOut]:
+    """Tokens in the body (API clients, unless ``in_body`` is false) and in cookies (browsers), with a fresh CSRF token."""
     settings = request.app.state.kernel.settings
     csrf = new_secret(24)
     secure = _secure(request)
     access_age = settings.access_token_minutes * 60
     refresh_age = int((issued.refresh_expires_at - datetime.now(UTC)).total_seconds())
     body = TokenOut(
-        access_token=issued.access_token,
-        refresh_token=issued.refresh_token,
+        access_token=issued.access_token if in_body else None,
+        refresh_token=issued.refresh_token if in_body else None,
         token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
         expires_in=access_age,
         csrf_token=csrf,
@@ -202,8 +233,30 @@ def _token_response(request: Request[Any, Any, Any], issued: services.IssuedToke
                 samesite="strict",
             ),
             Cookie(key=CSRF_COOKIE, value=csrf, max_age=refresh_age, httponly=False, secure=secure, samesite="lax"),
+            *(
+                [
+                    Cookie(
+                        key=SESSION_COOKIE,
+                        value=str(issued.family_id),
+                        max_age=refresh_age,
+                        httponly=True,
+                        secure=secure,
+                        samesite="lax",
+                    )
+                ]
+                if issued.family_id
+                else []
+            ),
         ],
     )
+
+
+def current_session_id(request: Request[Any, Any, Any]) -> UUID | None:
+    """Which session this browser is, from its session cookie (``None`` for API clients)."""
+    try:
+        return UUID(request.cookies.get(SESSION_COOKIE, ""))
+    except ValueError:
+        return None
 
 
 def _clear_cookies() -> list[Cookie]:
@@ -211,6 +264,7 @@ def _clear_cookies() -> list[Cookie]:
         Cookie(key=ACCESS_COOKIE, value="", max_age=0, httponly=True),
         Cookie(key=REFRESH_COOKIE, value="", max_age=0, path=REFRESH_PATH, httponly=True),
         Cookie(key=CSRF_COOKIE, value="", max_age=0),
+        Cookie(key=SESSION_COOKIE, value="", max_age=0, httponly=True),
     ]
 
 
@@ -225,6 +279,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
     opt = {PUBLIC: True}
+    guards = [browser_origin_guard]
 
     @post("/login", status_code=200, summary="Log in with email and password")
     async def login(self, request: Request[Any, Any, Any], data: JSONBody[LoginIn]) -> Response[TokenOut]:
@@ -246,13 +301,49 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[RefreshIn | None] = None
     ) -> Response[TokenOut]:
         kernel = request.app.state.kernel
-        presented = (data.refresh_token if data else None) or request.cookies.get(REFRESH_COOKIE)
+        from_body = data.refresh_token if data else None
+        presented = from_body or request.cookies.get(REFRESH_COOKIE)
         if not presented:
             raise services.InvalidToken("No refresh token was sent.")
         async with kernel.db.session() as session:
             _, issued = await services.rotate_refresh_token(kernel, session, presented)
             await session.commit()
-        return _token_response(request, issued)
+        # A browser renewing from its cookie gets cookies only: no script on a page ever sees a token.
+        return _token_response(request, issued, in_body=from_body is not None)
+
+    @get(
+        "/resume",
+        summary="Browsers: renew the session from the refresh cookie, then go back to the page",
+        description=(
+            "Pages send a browser here when its access token is missing or expired. With a valid refresh "
+            "cookie the session is rotated and the browser returns to `next` (a path of this site); without "
+            "one it goes to the login form, which brings it back to `next` afterwards."
+        ),
+    )
+    async def resume(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Response[Any]:
+        from urllib.parse import quote
+
+        from litestar.response import Redirect
+
+        from kernel.web.pages import _safe_next
+
+        target = _safe_next(next)
+        kernel = request.app.state.kernel
+        presented = request.cookies.get(REFRESH_COOKIE)
+        if presented:
+            try:
+                async with kernel.db.session() as session:
+                    _, issued = await services.rotate_refresh_token(kernel, session, presented)
+                    await session.commit()
+            except services.InvalidToken:
+                pass
+            else:
+                tokens = _token_response(request, issued)
+                return Redirect(
+                    path=target, status_code=303, cookies=tokens.cookies, headers={"Cache-Control": "no-store"}
+                )
+        login = f"/auth/login?next={quote(target, safe='/')}"
+        return Redirect(path=login, status_code=303, cookies=_clear_cookies() if presented else [])
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, opt={"ends_session": True}, summary="End this session")
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[RefreshIn | None] = None) -> Response[None]:
@@ -270,54 +361,31 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[AcceptInvitationIn]
     ) -> Response[TokenOut]:
         kernel = request.app.state.kernel
+        name = data.name if data.name and data.name.strip() else None  # blank: keep the invited name
         async with kernel.db.session() as session:
-            user = await services.redeem_user_token(session, data.token, "invite", data.password)
-            if data.name and data.name.strip():
-                user.name = data.name.strip()
-            await services._audit(
-                session,
-                "user.invitation_accepted",
-                "user",
-                user.id,
-                actor_type="user",
-                actor_id=user.id,
-                actor_label=user.email,
-            )
-            issued = await services.issue_tokens(kernel, session, user)
+            _, issued = await users.accept_invitation(kernel, session, data.token, data.password, name)
             await session.commit()
         return _token_response(request, issued)
 
     @post("/password-reset", status_code=HTTP_202_ACCEPTED, summary="Mail a password reset link")
     async def request_reset(self, request: Request[Any, Any, Any], data: JSONBody[ResetRequestIn]) -> dict[str, str]:
-        """Always 202, whether or not the address has an account, so the answer reveals nothing."""
+        """Always 202, whether or not the address has an account, so the answer reveals nothing.
+
+        A client address that asks too often gets 429 (``Retry-After``), as for logins.
+        """
         kernel = request.app.state.kernel
         async with kernel.db.session() as session:
-            from kernel.db.session import set_session_scope
-
-            await set_session_scope(session, platform=True)
-            user = (
-                await session.execute(select(User).where(User.email == normalize_email(data.email)))
-            ).scalar_one_or_none()
-            if user is not None and user.is_active and user.password_hash is not None:
-                secret = await services.start_user_token(session, user, "reset")
-                await users.send_password_reset(kernel, request.app.state.catalogs, session, user, secret)
-                await session.commit()
+            await users.request_password_reset(
+                kernel, request.app.state.catalogs, request.app.state.auth_store, session, data.email
+            )
+            await session.commit()
         return {"status": "accepted"}
 
     @post("/password-reset/confirm", status_code=HTTP_204_NO_CONTENT, summary="Set a new password with a reset link")
     async def confirm_reset(self, request: Request[Any, Any, Any], data: JSONBody[ResetConfirmIn]) -> None:
         kernel = request.app.state.kernel
         async with kernel.db.session() as session:
-            user = await services.redeem_user_token(session, data.token, "reset", data.password)
-            await services._audit(
-                session,
-                "user.password_reset",
-                "user",
-                user.id,
-                actor_type="user",
-                actor_id=user.id,
-                actor_label=user.email,
-            )
+            await users.confirm_password_reset(session, data.token, data.password)
             await session.commit()
 
 
@@ -366,36 +434,78 @@ class UsersController(Controller):
     async def update_me(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[MeIn]
     ) -> UserOut:
-        from kernel.tenancy.services import validate_new_password
-
         actor = _actor(request)
         if actor.kind != "user" or actor.user_id is None:
             raise ValidationFailed("API tokens have no profile.")
-        user, role = await users.get_user(db_session, actor.user_id)
         if data.new_password is not None:
-            if not verify_password(user.password_hash, data.current_password or ""):
-                raise ValidationFailed(
-                    "The current password is not right.", errors=[{"field": "current_password", "message": "wrong"}]
-                )
-            validate_new_password(data.new_password)
-            user.password_hash = hash_password(data.new_password)
-            await services._audit(
-                db_session,
-                "user.password_changed",
-                "user",
-                user.id,
-                actor_type="user",
-                actor_id=user.id,
-                actor_label=user.email,
-            )
-        changes = {k: v for k, v in (("name", data.name), ("language", data.language)) if v is not None}
+            await users.change_own_password(db_session, actor, data.current_password or "", data.new_password)
+        changes: dict[str, Any] = {}
+        if data.name is not None:
+            changes["name"] = data.name
+        if data.language is not msgspec.UNSET:
+            changes["language"] = data.language
         if changes:
-            user, role = await users.change_user(db_session, actor, user.id, changes)
-        return UserOut.of(user, role)
+            return UserOut.of(*await users.update_own_profile(db_session, actor, changes))
+        return UserOut.of(*await users.get_user(db_session, actor.user_id))
+
+    @post(
+        "/me/end-sessions",
+        status_code=200,
+        opt={AUTHENTICATED: True, "ends_session": True},
+        summary="Log out everywhere else: end every session, then get fresh tokens for this one",
+        description=(
+            "Every access token of the caller stops at once and every refresh token is revoked. The answer "
+            "carries new tokens (and, for a browser, new session cookies), so the caller stays logged in."
+        ),
+    )
+    async def end_my_other_sessions(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[TokenOut]:
+        issued = await services.end_other_sessions(request.app.state.kernel, db_session, _actor(request))
+        return _token_response(request, issued)
+
+    @get("/me/sessions", opt={AUTHENTICATED: True}, summary="One's own active sessions (devices)")
+    async def my_sessions(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> list[SessionOut]:
+        actor = _actor(request)
+        if actor.kind != "user" or actor.user_id is None:
+            raise ValidationFailed("API tokens have no sessions.")
+        current = current_session_id(request)
+        return [
+            SessionOut(
+                id=info.family_id,
+                started_at=info.started_at,
+                last_used_at=info.last_used_at,
+                expires_at=info.expires_at,
+                ip=info.ip,
+                user_agent=info.user_agent,
+                current=info.family_id == current,
+            )
+            for info in await services.active_sessions(db_session, actor.user_id)
+        ]
+
+    @delete(
+        "/me/sessions/{session_id:uuid}",
+        opt={AUTHENTICATED: True},
+        summary="End one of one's own sessions (that device must log in again)",
+    )
+    async def end_my_session(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], session_id: FromPath[UUID]
+    ) -> None:
+        await services.end_session_family(db_session, _actor(request), session_id)
 
     @get("/", opt={PERMISSION: "kernel.user.read"}, summary="List the organization's users")
-    async def list_users(self, db_session: NamedDependency[AsyncSession]) -> list[UserOut]:
-        return [UserOut.of(user, role) for user, role in await users.list_users(db_session)]
+    async def list_users(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        q: FromQuery[str | None] = None,
+        role: FromQuery[str | None] = None,
+        status: FromQuery[str | None] = None,
+    ) -> list[UserOut]:
+        """``q`` searches names and emails; ``role`` is a role key; ``status`` is active, invited or deactivated."""
+        rows = await users.list_users(db_session, q=q, role=role, status=status)
+        return [UserOut.of(user, role_key) for user, role_key in rows]
 
     @post("/", opt={PERMISSION: "kernel.user.write"}, summary="Invite a user (mails an invitation link)")
     async def invite(
@@ -424,7 +534,11 @@ class UsersController(Controller):
         user_id: FromPath[UUID],
         data: JSONBody[UserPatch],
     ) -> UserOut:
-        changes = {f: getattr(data, f) for f in data.__struct_fields__ if getattr(data, f) is not None}
+        changes: dict[str, Any] = {
+            f: getattr(data, f) for f in ("name", "role", "is_active") if getattr(data, f) is not None
+        }
+        if data.language is not msgspec.UNSET:
+            changes["language"] = data.language
         return UserOut.of(*await users.change_user(db_session, _actor(request), user_id, changes))
 
     @delete("/{user_id:uuid}", opt={PERMISSION: "kernel.user.write"}, summary="Deactivate a user (history is kept)")
@@ -453,13 +567,9 @@ class UsersController(Controller):
     async def resend_invitation(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], user_id: FromPath[UUID]
     ) -> dict[str, str]:
-        from kernel.errors import Conflict
-
-        user, _ = await users.get_user(db_session, user_id)
-        if user.password_hash is not None:
-            raise Conflict("This user already accepted the invitation.")
-        secret = await services.start_user_token(db_session, user, "invite")
-        await users.send_invitation(request.app.state.kernel, request.app.state.catalogs, db_session, user, secret)
+        await users.resend_invitation(
+            request.app.state.kernel, request.app.state.catalogs, db_session, _actor(request), user_id
+        )
         return {"status": "accepted"}
 
 
@@ -473,44 +583,20 @@ class ApiTokensController(Controller):
 
     @get("/", summary="List API tokens (never their secrets)")
     async def list_tokens(self, db_session: NamedDependency[AsyncSession]) -> list[ApiTokenOut]:
-        rows = await db_session.execute(select(ApiToken).order_by(ApiToken.created_at.desc()))
-        return [ApiTokenOut.of(token) for token in rows.scalars()]
+        return [ApiTokenOut.of(row.token, row.created_by_name) for row in await services.list_api_tokens(db_session)]
 
     @post("/", summary="Create an API token; its value is shown once")
     async def create_token(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[ApiTokenIn]
     ) -> CreatedApiTokenOut:
         actor = _actor(request)
-        assert actor.tenant_id is not None
-        token, secret = await services.create_api_token(
-            db_session,
-            tenant_id=actor.tenant_id,
-            name=data.name,
-            permissions=data.permissions,
-            grantable=actor.permissions,
-            created_by=actor.user_id,
-            expires_at=data.expires_at,
+        token, secret = await services.issue_api_token(
+            db_session, actor, name=data.name, permissions=data.permissions, expires_at=data.expires_at
         )
-        await services._audit(
-            db_session,
-            "api_token.created",
-            "api_token",
-            token.id,
-            after={"name": token.name, "permissions": token.permissions},
-            **users._who(actor),
-        )
-        return CreatedApiTokenOut(token=secret, api_token=ApiTokenOut.of(token))
+        return CreatedApiTokenOut(token=secret, api_token=ApiTokenOut.of(token, actor.name if actor.user_id else None))
 
     @delete("/{token_id:uuid}", summary="Revoke an API token")
     async def revoke(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], token_id: FromPath[UUID]
     ) -> None:
-        token = await services.revoke_api_token(db_session, token_id)
-        await services._audit(
-            db_session,
-            "api_token.revoked",
-            "api_token",
-            token.id,
-            after={"name": token.name},
-            **users._who(_actor(request)),
-        )
+        await services.withdraw_api_token(db_session, _actor(request), token_id)

@@ -28,13 +28,21 @@ class AccessClaims:
     token_version: int
     jti: str
     expires_at: datetime
+    impersonator_id: UUID | None = None
+    """A platform administrator acting as this user (``atendai`` platform panel); ``None`` otherwise."""
 
 
 def encode_access(
-    secret: str, *, user_id: UUID, tenant_id: UUID | None, token_version: int, lifetime: timedelta
+    secret: str,
+    *,
+    user_id: UUID,
+    tenant_id: UUID | None,
+    token_version: int,
+    lifetime: timedelta,
+    impersonator_id: UUID | None = None,
 ) -> tuple[str, AccessClaims]:
     now = datetime.now(UTC)
-    claims = AccessClaims(user_id, tenant_id, token_version, uuid.uuid4().hex, now + lifetime)
+    claims = AccessClaims(user_id, tenant_id, token_version, uuid.uuid4().hex, now + lifetime, impersonator_id)
     payload = {
         "sub": str(user_id),
         "tid": str(tenant_id) if tenant_id else None,
@@ -47,6 +55,8 @@ def encode_access(
         "aud": AUDIENCE,
         "iss": ISSUER,
     }
+    if impersonator_id is not None:
+        payload["imp"] = str(impersonator_id)
     return pyjwt.encode(payload, secret, algorithm=ALGORITHM), claims
 
 
@@ -69,6 +79,7 @@ def decode_access(secret: str, token: str) -> AccessClaims:
             token_version=int(payload["ver"]),
             jti=str(payload["jti"]),
             expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+            impersonator_id=UUID(payload["imp"]) if payload.get("imp") else None,
         )
     except (pyjwt.PyJWTError, KeyError, TypeError, ValueError) as exc:
         raise InvalidAccessToken(str(exc)) from exc

@@ -32,6 +32,7 @@ __all__ = [
     "REFRESH_COOKIE",
     "AuthMiddleware",
     "auth_middleware",
+    "browser_origin_guard",
     "revoked_key",
 ]
 
@@ -76,7 +77,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         if actor is None:
             raise NotAuthorizedException("The token is not valid.")
         set_current_scope(actor.tenant_id, platform=actor.tenant_id is None)
-        set_request_actor(actor.user_id)
+        kind = "platform" if actor.kind == "user" and actor.tenant_id is None else actor.kind
+        set_request_actor(actor.user_id, kind, actor.audit_label)
         structlog.contextvars.bind_contextvars(
             tenant_id=str(actor.tenant_id) if actor.tenant_id else None,
             user_id=str(actor.user_id) if actor.user_id else None,
@@ -100,6 +102,27 @@ def _check_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     header = connection.headers.get(CSRF_HEADER, "")
     if not cookie or not header or not same_secret(cookie, header):
         raise CsrfFailed("The form expired or came from another site. Reload the page and try again.")
+
+
+def browser_origin_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
+    """Public routes that set or clear a session refuse posts a browser sent from another site.
+
+    Browsers name the page's site in ``Origin`` (or ``Referer``) on every cross-site post, including a
+    ``<form enctype="text/plain">`` that smuggles JSON; scripts and apps send neither and pass. Without
+    this, another site could log a visitor into an account of its choosing, or log them out.
+    """
+    from urllib.parse import urlparse
+
+    if connection.scope.get("method", "GET") in SAFE_METHODS:
+        return
+    origin = connection.headers.get("origin") or connection.headers.get("referer")
+    if not origin:
+        return
+    host = urlparse(origin).netloc
+    settings = connection.app.state.kernel.settings
+    if host in (connection.headers.get("host", ""), urlparse(settings.base_url).netloc):
+        return
+    raise CsrfFailed("The form expired or came from another site. Reload the page and try again.")
 
 
 def auth_middleware() -> DefineMiddleware:

@@ -17,38 +17,51 @@ from uuid import UUID
 
 import structlog
 from litestar.stores.base import Store
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kernel.auth.actor import refuse_while_impersonating
 from kernel.auth.jwt import AccessClaims, encode_access
 from kernel.auth.models import ApiToken, RefreshToken, User, UserToken
 from kernel.auth.passwords import hash_password, needs_rehash, normalize_email, verify_password
 from kernel.auth.secrets import hash_secret, new_api_token, new_secret
 from kernel.cache import cache_key, increment
 from kernel.db.session import set_session_scope
-from kernel.errors import Conflict, KernelError, NotFound, ValidationFailed
+from kernel.errors import Conflict, Forbidden, KernelError, NotFound, ValidationFailed
 from kernel.i18n.catalogs import N_, N_plural
 from kernel.tenancy.models import Organization, OrganizationStatus
 from kernel.web.context import current_request
 
 __all__ = [
+    "ApiTokenRow",
     "InvalidCredentials",
     "InvalidToken",
     "IssuedTokens",
+    "SessionInfo",
     "TooManyAttempts",
+    "active_sessions",
+    "api_token_status",
     "authenticate",
     "create_api_token",
+    "end_other_sessions",
+    "end_session_family",
     "end_sessions",
+    "find_user_token",
+    "issue_api_token",
     "issue_tokens",
+    "list_api_tokens",
     "redeem_user_token",
     "revoke_api_token",
     "revoke_family",
     "rotate_refresh_token",
     "start_user_token",
+    "withdraw_api_token",
 ]
 
 log = structlog.get_logger("kernel.auth")
 INVITE_LIFETIME = timedelta(days=7)
+ROTATION_GRACE = timedelta(seconds=10)
+"""A refresh token rotated this recently is refused without alarm when shown again (parallel tabs)."""
 RESET_LIFETIME = timedelta(hours=1)
 
 
@@ -79,6 +92,8 @@ class IssuedTokens:
     access_claims: AccessClaims
     refresh_token: str
     refresh_expires_at: datetime
+    family_id: UUID | None = None
+    """The session (refresh-token family) these tokens belong to."""
 
 
 # --- login -------------------------------------------------------------------------------------
@@ -147,11 +162,12 @@ async def issue_tokens(kernel: Any, session: AsyncSession, user: User, family_id
     refresh = new_secret()
     expires_at = datetime.now(UTC) + timedelta(days=settings.refresh_token_days)
     request = current_request()
+    family_id = family_id or uuid.uuid4()
     session.add(
         RefreshToken(
             tenant_id=user.tenant_id,
             user_id=user.id,
-            family_id=family_id or uuid.uuid4(),
+            family_id=family_id,
             token_hash=hash_secret(refresh),
             expires_at=expires_at,
             ip=request.ip if request else None,
@@ -159,7 +175,7 @@ async def issue_tokens(kernel: Any, session: AsyncSession, user: User, family_id
         )
     )
     await session.flush()
-    return IssuedTokens(access, claims, refresh, expires_at)
+    return IssuedTokens(access, claims, refresh, expires_at, family_id)
 
 
 async def rotate_refresh_token(kernel: Any, session: AsyncSession, presented: str) -> tuple[User, IssuedTokens]:
@@ -173,6 +189,10 @@ async def rotate_refresh_token(kernel: Any, session: AsyncSession, presented: st
     ).scalar_one_or_none()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise InvalidToken("The session has ended. Log in again.")
+    if token.rotated_at is not None and now - token.rotated_at <= ROTATION_GRACE:
+        # Two tabs of one browser renewed at the same moment: the other one won, and this browser's
+        # cookie already holds the new token. Not a theft: refuse this one, keep the family.
+        raise InvalidToken("The session was renewed elsewhere a moment ago. Try again.")
     if token.rotated_at is not None:
         await revoke_family(session, token.family_id)
         await _audit(
@@ -224,6 +244,125 @@ async def end_sessions(session: AsyncSession, user: User) -> None:
     await session.flush()
 
 
+@dataclass(frozen=True)
+class SessionInfo:
+    """One signed-in browser or client of a user: a refresh-token family that still stands."""
+
+    family_id: UUID
+    started_at: datetime
+    """When the person logged in (the family's first token)."""
+    last_used_at: datetime
+    """When the session was last renewed (its newest token)."""
+    expires_at: datetime
+    ip: str | None
+    user_agent: str | None
+
+
+async def active_sessions(session: AsyncSession, user_id: UUID) -> list[SessionInfo]:
+    """The user's sessions that can still be renewed, most recently used first.
+
+    A family stands while its newest token is neither rotated, revoked nor expired; that token was
+    issued at the last renewal, from the address and user agent that renewed it.
+    """
+    now = datetime.now(UTC)
+    heads = (
+        (
+            await session.execute(
+                select(RefreshToken).where(
+                    RefreshToken.user_id == user_id,
+                    RefreshToken.revoked_at.is_(None),
+                    RefreshToken.rotated_at.is_(None),
+                    RefreshToken.expires_at > now,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not heads:
+        return []
+    families = {head.family_id for head in heads}
+    started = dict(
+        (
+            await session.execute(
+                select(RefreshToken.family_id, func.min(RefreshToken.created_at))
+                .where(RefreshToken.user_id == user_id, RefreshToken.family_id.in_(families))
+                .group_by(RefreshToken.family_id)
+            )
+        )
+        .tuples()
+        .all()
+    )
+    found = [
+        SessionInfo(
+            family_id=head.family_id,
+            started_at=started.get(head.family_id, head.created_at),
+            last_used_at=head.created_at,
+            expires_at=head.expires_at,
+            ip=head.ip,
+            user_agent=head.user_agent,
+        )
+        for head in heads
+    ]
+    return sorted(found, key=lambda info: info.last_used_at, reverse=True)
+
+
+async def end_session_family(session: AsyncSession, actor: Any, family_id: UUID) -> None:
+    """End one of the actor's own sessions; another person's (or an unknown) family is not found."""
+    if actor.kind != "user" or actor.user_id is None:
+        raise ValidationFailed("API tokens have no sessions.")
+    refuse_while_impersonating(actor)
+    owned = (
+        await session.execute(
+            select(RefreshToken.id)
+            .where(
+                RefreshToken.family_id == family_id,
+                RefreshToken.user_id == actor.user_id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    if owned is None:
+        raise NotFound("Session not found.")
+    await revoke_family(session, family_id)
+    await _audit(
+        session,
+        "user.session_ended",
+        "user",
+        actor.user_id,
+        after={"family_id": str(family_id)},
+        actor_type="user",
+        actor_id=actor.user_id,
+        actor_label=actor.audit_label,
+    )
+
+
+async def end_other_sessions(kernel: Any, session: AsyncSession, actor: Any) -> IssuedTokens:
+    """Log the actor out everywhere, then open one fresh session for the caller so they stay here.
+
+    Every access token of the user stops at once (``token_version``) and every refresh token is
+    revoked; the returned tokens belong to a new family.
+    """
+    if actor.kind != "user" or actor.user_id is None:
+        raise ValidationFailed("API tokens have no sessions.")
+    refuse_while_impersonating(actor)  # new tokens here would be the person's own, without the mark
+    user = await session.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    await end_sessions(session, user)
+    await _audit(
+        session,
+        "user.sessions_ended",
+        "user",
+        user.id,
+        actor_type="user",
+        actor_id=user.id,
+        actor_label=actor.audit_label,
+    )
+    return await issue_tokens(kernel, session, user)
+
+
 # --- invitations and password resets ------------------------------------------------------------
 
 
@@ -250,26 +389,32 @@ async def start_user_token(session: AsyncSession, user: User, purpose: str) -> s
     return secret
 
 
+async def find_user_token(
+    session: AsyncSession, presented: str, purpose: str, *, lock: bool = False
+) -> tuple[UserToken, User]:
+    """The unused, unexpired ``invite`` or ``reset`` token and its active user, without using it.
+
+    Raises :class:`InvalidToken` for an unknown, used or expired token. Leaves the session in the
+    platform scope: the token names its tenant only once it is found.
+    """
+    await set_session_scope(session, platform=True)
+    statement = select(UserToken).where(UserToken.token_hash == hash_secret(presented), UserToken.purpose == purpose)
+    token = (await session.execute(statement.with_for_update() if lock else statement)).scalar_one_or_none()
+    if token is None or token.used_at is not None or token.expires_at <= datetime.now(UTC):
+        raise InvalidToken("This link is no longer valid. Ask for a new one.")
+    user = await session.get(User, token.user_id)
+    if user is None or not user.is_active:
+        raise InvalidToken("This link is no longer valid. Ask for a new one.")
+    return token, user
+
+
 async def redeem_user_token(session: AsyncSession, presented: str, purpose: str, new_password: str) -> User:
     """Use an invitation or reset token once to set the password; every other session of the user ends."""
     from kernel.tenancy.services import validate_new_password
 
     validate_new_password(new_password)
-    await set_session_scope(session, platform=True)
-    token = (
-        await session.execute(
-            select(UserToken)
-            .where(UserToken.token_hash == hash_secret(presented), UserToken.purpose == purpose)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    now = datetime.now(UTC)
-    if token is None or token.used_at is not None or token.expires_at <= now:
-        raise InvalidToken("This link is no longer valid. Ask for a new one.")
-    user = await session.get(User, token.user_id)
-    if user is None or not user.is_active:
-        raise InvalidToken("This link is no longer valid. Ask for a new one.")
-    token.used_at = now
+    token, user = await find_user_token(session, presented, purpose, lock=True)
+    token.used_at = datetime.now(UTC)
     user.password_hash = hash_password(new_password)
     await end_sessions(session, user)
     await set_session_scope(session, tenant_id=user.tenant_id, platform=user.tenant_id is None)
@@ -329,6 +474,80 @@ async def revoke_api_token(session: AsyncSession, token_id: UUID) -> ApiToken:
         raise Conflict("This token was already revoked.")
     token.revoked_at = datetime.now(UTC)
     await session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class ApiTokenRow:
+    """An API token as lists show it: never its secret, with the name of who created it."""
+
+    token: ApiToken
+    created_by_name: str | None
+    status: str
+    """``active``, ``expired`` or ``revoked``."""
+
+
+def api_token_status(token: ApiToken, now: datetime | None = None) -> str:
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
+
+
+async def list_api_tokens(session: AsyncSession) -> list[ApiTokenRow]:
+    """The organization's API tokens, newest first."""
+    now = datetime.now(UTC)
+    rows = await session.execute(
+        select(ApiToken, User.name)
+        .outerjoin(User, User.id == ApiToken.created_by)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return [ApiTokenRow(token, name, api_token_status(token, now)) for token, name in rows.tuples()]
+
+
+async def issue_api_token(
+    session: AsyncSession, actor: Any, *, name: str, permissions: list[str], expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Create an API token for the actor's organization, limited to what the actor holds, and audit it."""
+    if actor.tenant_id is None:
+        raise Forbidden("API tokens belong to an organization.")
+    refuse_while_impersonating(actor)  # a token would outlive the impersonation and its administrator
+    token, secret = await create_api_token(
+        session,
+        tenant_id=actor.tenant_id,
+        name=name,
+        permissions=permissions,
+        grantable=actor.permissions,
+        created_by=actor.user_id,
+        expires_at=expires_at,
+    )
+    await _audit(
+        session,
+        "api_token.created",
+        "api_token",
+        token.id,
+        after={"name": token.name, "permissions": token.permissions, "expires_at": token.expires_at},
+        actor_type=actor.kind,
+        actor_id=actor.user_id,
+        actor_label=actor.audit_label,
+    )
+    return token, secret
+
+
+async def withdraw_api_token(session: AsyncSession, actor: Any, token_id: UUID) -> ApiToken:
+    """Revoke an API token of the organization and audit it (it stops working on its next request)."""
+    token = await revoke_api_token(session, token_id)
+    await _audit(
+        session,
+        "api_token.revoked",
+        "api_token",
+        token.id,
+        after={"name": token.name},
+        actor_type=actor.kind,
+        actor_id=actor.user_id,
+        actor_label=actor.audit_label,
+    )
     return token
 
 

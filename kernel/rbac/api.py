@@ -19,9 +19,9 @@ from kernel.errors import Conflict, NotFound, ValidationFailed
 from kernel.i18n.catalogs import translator
 from kernel.rbac.guard import PERMISSION
 from kernel.rbac.models import Role
-from kernel.rbac.permissions import SYSTEM_ROLES, role_permissions
+from kernel.rbac.permissions import SYSTEM_ROLES, check_within_reach, role_permissions
 
-__all__ = ["RolesController", "seed_system_roles"]
+__all__ = ["RolesController", "create_role", "delete_role", "role_user_counts", "seed_system_roles", "update_role"]
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{1,48}$")
 
@@ -105,6 +105,90 @@ def _check_permissions(names: list[str], declared: dict[str, Any]) -> list[str]:
     return sorted(set(names))
 
 
+async def role_user_counts(session: AsyncSession) -> dict[UUID, int]:
+    """How many users hold each role of the organization."""
+    rows = await session.execute(select(User.role_id, func.count(User.id)).group_by(User.role_id))
+    return {role_id: count for role_id, count in rows.tuples() if role_id is not None}
+
+
+async def create_role(
+    session: AsyncSession,
+    actor: Any,
+    declared: dict[str, Any],
+    *,
+    key: str,
+    name: str,
+    permissions: list[str],
+    description: str = "",
+) -> Role:
+    """A custom role of the actor's organization from declared permissions (audited)."""
+    key = key.strip().lower()
+    if not KEY_RE.match(key):
+        raise ValidationFailed(
+            "The key must be lowercase letters, digits, - or _.", errors=[{"field": "key", "message": "invalid"}]
+        )
+    if not name.strip():
+        raise ValidationFailed("The role needs a name.", errors=[{"field": "name", "message": "required"}])
+    if (await session.execute(select(Role.id).where(Role.key == key))).first():
+        raise Conflict("A role %(role)s already exists.", role=key)
+    check_within_reach(actor, permissions)
+    role = Role(
+        key=key,
+        name=name.strip(),
+        description=description,
+        is_system=False,
+        permissions=_check_permissions(permissions, declared),
+    )
+    session.add(role)
+    await session.flush()
+    await _audit_role(session, actor, "role.created", role, None)
+    return role
+
+
+async def update_role(
+    session: AsyncSession,
+    actor: Any,
+    declared: dict[str, Any],
+    role_id: UUID,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    permissions: list[str] | None = None,
+) -> Role:
+    """Change a custom role (system roles cannot be changed); audited."""
+    role = await _get(session, role_id)
+    if role.is_system:
+        raise Conflict("System roles cannot be changed; create a custom role instead.")
+    before = _snapshot(role)
+    if name is not None:
+        if not name.strip():
+            raise ValidationFailed("The role needs a name.", errors=[{"field": "name", "message": "required"}])
+        role.name = name.strip()
+    if description is not None:
+        role.description = description
+    if permissions is not None:
+        check_within_reach(actor, permissions)
+        role.permissions = _check_permissions(permissions, declared)
+    await session.flush()
+    await _audit_role(session, actor, "role.updated", role, before)
+    return role
+
+
+async def delete_role(session: AsyncSession, actor: Any, role_id: UUID) -> Role:
+    """Delete a custom role nobody holds; audited."""
+    role = await _get(session, role_id)
+    if role.is_system:
+        raise Conflict("System roles cannot be deleted.")
+    holders = (await session.execute(select(func.count(User.id)).where(User.role_id == role.id))).scalar_one()
+    if holders:
+        raise Conflict("Users still have this role (%(count)d); give them another one first.", count=holders)
+    before = _snapshot(role)
+    await session.delete(role)
+    await session.flush()
+    await _audit_role(session, actor, "role.deleted", role, before, deleted=True)
+    return role
+
+
 class RolesController(Controller):
     path = "/api/v1/roles"
     tags = ["roles"]
@@ -124,9 +208,7 @@ class RolesController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> list[RoleOut]:
         declared = request.app.state.kernel.registry.declared_permissions
-        counts = dict(
-            (await db_session.execute(select(User.role_id, func.count(User.id)).group_by(User.role_id))).tuples().all()
-        )
+        counts = await role_user_counts(db_session)
         roles = (await db_session.execute(select(Role).order_by(Role.is_system.desc(), Role.name))).scalars()
         return [_out(role, counts.get(role.id, 0), declared) for role in roles]
 
@@ -135,25 +217,15 @@ class RolesController(Controller):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[RoleIn]
     ) -> RoleOut:
         declared = request.app.state.kernel.registry.declared_permissions
-        key = data.key.strip().lower()
-        if not KEY_RE.match(key):
-            raise ValidationFailed(
-                "The key must be lowercase letters, digits, - or _.", errors=[{"field": "key", "message": "invalid"}]
-            )
-        if not data.name.strip():
-            raise ValidationFailed("The role needs a name.", errors=[{"field": "name", "message": "required"}])
-        if (await db_session.execute(select(Role.id).where(Role.key == key))).first():
-            raise Conflict("A role %(role)s already exists.", role=key)
-        role = Role(
-            key=key,
-            name=data.name.strip(),
+        role = await create_role(
+            db_session,
+            request.scope["user"],
+            declared,
+            key=data.key,
+            name=data.name,
+            permissions=data.permissions,
             description=data.description,
-            is_system=False,
-            permissions=_check_permissions(data.permissions, declared),
         )
-        db_session.add(role)
-        await db_session.flush()
-        await _audit_role(db_session, request, "role.created", role, None)
         return _out(role, 0, declared)
 
     @patch("/{role_id:uuid}", opt={PERMISSION: "kernel.role.write"}, summary="Change a custom role")
@@ -165,20 +237,15 @@ class RolesController(Controller):
         data: JSONBody[RolePatch],
     ) -> RoleOut:
         declared = request.app.state.kernel.registry.declared_permissions
-        role = await _get(db_session, role_id)
-        if role.is_system:
-            raise Conflict("System roles cannot be changed; create a custom role instead.")
-        before = _snapshot(role)
-        if data.name is not None:
-            if not data.name.strip():
-                raise ValidationFailed("The role needs a name.", errors=[{"field": "name", "message": "required"}])
-            role.name = data.name.strip()
-        if data.description is not None:
-            role.description = data.description
-        if data.permissions is not None:
-            role.permissions = _check_permissions(data.permissions, declared)
-        await db_session.flush()
-        await _audit_role(db_session, request, "role.updated", role, before)
+        role = await update_role(
+            db_session,
+            request.scope["user"],
+            declared,
+            role_id,
+            name=data.name,
+            description=data.description,
+            permissions=data.permissions,
+        )
         users = (await db_session.execute(select(func.count(User.id)).where(User.role_id == role.id))).scalar_one()
         return _out(role, users, declared)
 
@@ -186,16 +253,7 @@ class RolesController(Controller):
     async def delete_role(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], role_id: FromPath[UUID]
     ) -> None:
-        role = await _get(db_session, role_id)
-        if role.is_system:
-            raise Conflict("System roles cannot be deleted.")
-        holders = (await db_session.execute(select(func.count(User.id)).where(User.role_id == role.id))).scalar_one()
-        if holders:
-            raise Conflict("Users still have this role (%(count)d); give them another one first.", count=holders)
-        before = _snapshot(role)
-        await db_session.delete(role)
-        await db_session.flush()
-        await _audit_role(db_session, request, "role.deleted", role, before, deleted=True)
+        await delete_role(db_session, request.scope["user"], role_id)
 
 
 async def _get(session: AsyncSession, role_id: UUID) -> Role:
@@ -211,7 +269,7 @@ def _snapshot(role: Role) -> dict[str, Any]:
 
 async def _audit_role(
     session: AsyncSession,
-    request: Request[Any, Any, Any],
+    actor: Any,
     action: str,
     role: Role,
     before: dict[str, Any] | None,
@@ -227,5 +285,5 @@ async def _audit_role(
         role.id,
         before=before,
         after=None if deleted else _snapshot(role),
-        **_who(request.scope["user"]),
+        **_who(actor),
     )

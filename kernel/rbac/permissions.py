@@ -21,6 +21,7 @@ __all__ = [
     "PLATFORM_PERMISSIONS",
     "SYSTEM_ROLES",
     "SystemRole",
+    "check_within_reach",
     "effective_permissions",
     "role_permissions",
 ]
@@ -74,3 +75,22 @@ def role_permissions(
 def effective_permissions(granted: frozenset[str], owners: dict[str, str], enabled: frozenset[str]) -> frozenset[str]:
     """``granted`` limited to the kernel's permissions and those of the enabled plugins."""
     return frozenset(name for name in granted if owners.get(name) == KERNEL or owners.get(name) in enabled)
+
+
+def check_within_reach(actor: object, permissions: Iterable[str]) -> None:
+    """Nobody hands out more than they hold: a role assigned, created or changed by ``actor`` must not
+    grant a permission ``actor`` lacks (administrators hold them all). Otherwise anyone who may manage
+    users or roles could make themselves an administrator.
+    """
+    from kernel.errors import Forbidden
+
+    if getattr(actor, "role", None) == "admin":
+        return
+    held = getattr(actor, "permissions", frozenset())
+    beyond = sorted(set(permissions) - set(held))
+    if beyond:
+        raise Forbidden(
+            "You cannot give permissions you do not have: %(permissions)s",
+            errors=[{"field": "permissions", "message": "not grantable", "values": beyond}],
+            permissions=", ".join(beyond),
+        )

@@ -86,9 +86,12 @@ async def test_a_client_address_gets_a_limited_number_of_attempts(atendai_kernel
     app = create_app(strict.settings, kernel=strict)
     tenant = await make_tenant(seed=False)
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 40000))
-    async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        statuses = [(await login(client, tenant, f"guess {i}")).status_code for i in range(3)]
-        blocked = await login(client, tenant)
+    try:
+        async with LifespanManager(app), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            statuses = [(await login(client, tenant, f"guess {i}")).status_code for i in range(3)]
+            blocked = await login(client, tenant)
+    finally:
+        atendai_kernel.connect()  # the strict kernel made itself the process's current one
     assert statuses == [401, 401, 401]
     assert blocked.status_code == 429
 
@@ -146,7 +149,7 @@ async def test_ending_a_users_sessions_rejects_their_tokens_at_once(atendai_clie
 # --- refresh and logout ----------------------------------------------------------------------------
 
 
-async def test_refresh_rotates_and_a_reused_token_revokes_the_family(atendai_client, make_tenant):
+async def test_refresh_rotates_and_a_reused_token_revokes_the_family(atendai_client, make_tenant, owner_connection):
     tenant = await make_tenant(seed=False)
     first = (await login(atendai_client, tenant)).json()
     second = await atendai_client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -155,11 +158,35 @@ async def test_refresh_rotates_and_a_reused_token_revokes_the_family(atendai_cli
     assert rotated["refresh_token"] != first["refresh_token"]
     assert (await atendai_client.get("/api/v1/users/me", headers=bearer(rotated["access_token"]))).status_code == 200
 
+    # A minute later the old token shows up again: someone kept a copy.
+    await owner_connection.execute(
+        "UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 minute' WHERE user_id = %s AND rotated_at IS NOT NULL",
+        (tenant.admin_user_id,),
+    )
     stolen = await atendai_client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert stolen.status_code == 401
     # The family is dead: the legitimate holder of the newest token must log in again too.
     after = await atendai_client.post("/api/v1/auth/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401
+
+
+async def test_two_tabs_renewing_at_once_keep_the_session(atendai_client, make_tenant):
+    import asyncio
+
+    tenant = await make_tenant(seed=False)
+    token = (await login(atendai_client, tenant)).json()["refresh_token"]
+    answers = await asyncio.gather(
+        *(atendai_client.post("/api/v1/auth/refresh", json={"refresh_token": token}) for _ in range(2))
+    )
+    assert sorted(answer.status_code for answer in answers) == [200, 401]
+    winner = next(answer for answer in answers if answer.status_code == 200).json()
+    # The tab that lost retries with the browser's new cookie; the session goes on, no alarm raised.
+    again = await atendai_client.post("/api/v1/auth/refresh", json={"refresh_token": winner["refresh_token"]})
+    assert again.status_code == 200
+    log = await atendai_client.get(
+        "/api/v1/audit/?action=auth.refresh_reused", headers=bearer(again.json()["access_token"])
+    )
+    assert log.json()["items"] == []
 
 
 async def test_logout_revokes_the_refresh_and_the_access_token(atendai_client, make_tenant):
@@ -266,3 +293,58 @@ async def test_changing_ones_own_password_needs_the_current_one(atendai_client, 
     )
     assert right.status_code == 200 and right.json()["language"] == "es"
     assert (await login(atendai_client, tenant, "another long password")).status_code == 200
+
+
+async def test_a_null_language_goes_back_to_the_organization_default(atendai_client, make_tenant):
+    tenant = await make_tenant(seed=False)
+    chosen = await atendai_client.patch("/api/v1/users/me", json={"language": "es"}, headers=tenant.headers)
+    untouched = await atendai_client.patch("/api/v1/users/me", json={"name": "Ana"}, headers=tenant.headers)
+    cleared = await atendai_client.patch("/api/v1/users/me", json={"language": None}, headers=tenant.headers)
+    assert chosen.json()["language"] == "es" and untouched.json()["language"] == "es"
+    assert cleared.status_code == 200 and cleared.json()["language"] is None and cleared.json()["name"] == "Ana"
+    other = await atendai_client.patch(
+        f"/api/v1/users/{tenant.admin_user_id}", json={"language": "en"}, headers=tenant.headers
+    )
+    back = await atendai_client.patch(
+        f"/api/v1/users/{tenant.admin_user_id}", json={"language": None}, headers=tenant.headers
+    )
+    assert other.json()["language"] == "en" and back.json()["language"] is None
+
+
+async def test_api_tokens_list_with_their_status_and_creator(atendai_client, make_tenant):
+    tenant = await make_tenant(seed=False)
+    created = await atendai_client.post(
+        "/api/v1/api-tokens/", json={"name": "Sync", "permissions": ["kernel.user.read"]}, headers=tenant.headers
+    )
+    assert created.status_code == 201
+    token_id = created.json()["api_token"]["id"]
+    await atendai_client.delete(f"/api/v1/api-tokens/{token_id}", headers=tenant.headers)
+    [listed] = [
+        t
+        for t in (await atendai_client.get("/api/v1/api-tokens/", headers=tenant.headers)).json()
+        if t["id"] == token_id
+    ]
+    assert listed["status"] == "revoked" and listed["created_by_name"] == tenant.email.split("@")[0]
+    assert "token" not in listed and "token_hash" not in listed
+
+
+def test_password_hashes_are_argon2id_and_a_change_of_cost_keeps_old_ones_working():
+    from kernel.auth import passwords
+
+    before = (passwords._hasher.time_cost, passwords._hasher.memory_cost)
+    try:
+        passwords.configure_hashing(3, 65536)
+        strong = passwords.hash_password("correct horse battery staple")
+        assert strong.startswith("$argon2id$v=19$m=65536,t=3,")
+        passwords.configure_hashing(1, 1024)
+        assert passwords.verify_password(strong, "correct horse battery staple")
+        assert passwords.needs_rehash(strong)  # redone with the current cost at the next login
+    finally:
+        passwords.configure_hashing(*before)
+
+
+def test_production_refuses_a_password_hash_cost_below_rfc_9106():
+    from kernel.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="ATENDAI_PASSWORD_HASH_TIME_COST"):
+        load_settings(env_file=None, environment="production", secret_key="x", password_hash_time_cost=1)
