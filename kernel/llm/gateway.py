@@ -330,6 +330,36 @@ class LlmGateway:
             vectors.extend(result.vectors)
         return vectors
 
+    async def probe(
+        self, *, messages: Sequence[MessageInput], model: ModelConfig, credentials: Credentials
+    ) -> ChatResult:
+        """Call ``model`` once with ``credentials``, for no tenant: no quota, no ledger row, no retry, no breaker.
+
+        Only for checking a platform-wide configuration (the platform's "test connection"), which no
+        organization pays for. Every call made on an organization's behalf goes through :meth:`chat`.
+        Raises :class:`ProviderError` (its ``__cause__`` the provider's failure) when there is no answer.
+        """
+        provider = self._provider(model)
+        request = ChatRequest(
+            model=model, credentials=credentials, messages=self._transcript(messages), tool_choice="none"
+        )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(model.timeout):
+                completion = await provider.complete(request)
+        except (ProviderFailure, TimeoutError) as exc:
+            failure = _as_failure(exc, model)
+            raise _provider_error(model, failure) from failure
+        return ChatResult(
+            text=completion.text,
+            tool_calls_made=[],
+            usage=completion.usage,
+            provider=model.provider,
+            model=model.model,
+            latency_ms=_elapsed_ms(started),
+            offline=model.provider == "offline",
+        )
+
     async def month_usage(self, tenant_id: UUID) -> MonthUsage:
         """The tenant's tokens, cost and calls this calendar month (UTC), with its plan's quota."""
         return await self.ledger.month_usage(tenant_id)

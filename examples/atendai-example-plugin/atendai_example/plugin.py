@@ -12,8 +12,10 @@ from kernel.sdk import (
     Feature,
     MigrationSpec,
     NavItem,
+    OnboardingStep,
     Permission,
     Routes,
+    SettingsSpec,
     Subscription,
     hookimpl,
 )
@@ -44,7 +46,27 @@ def register_permissions(kernel: Any) -> list[Permission]:
 
 @hookimpl
 def register_nav(kernel: Any) -> list[NavItem]:
-    return [NavItem("example.notes", "Notes", "/app/example/", icon="note", order=90, permission="example.note.read")]
+    return [
+        NavItem("example.notes", "Notes", "/app/example/", icon="file-text", order=90, permission="example.note.read")
+    ]
+
+
+@hookimpl
+def register_onboarding_steps(kernel: Any) -> list[OnboardingStep]:
+    from atendai_example.services import wrote_a_note
+
+    return [
+        OnboardingStep(
+            "example.first_note",
+            "Write your first note",
+            "/app/example/",
+            wrote_a_note,
+            "Notes are what your AI agents can search.",
+            icon="file-text",
+            order=50,
+            permission="example.note.write",
+        )
+    ]
 
 
 @hookimpl
@@ -66,6 +88,13 @@ def register_llm_tools(kernel: Any) -> list[Any]:
     from atendai_example.tools import SEARCH_NOTES
 
     return [SEARCH_NOTES]
+
+
+@hookimpl
+def register_settings(kernel: Any) -> SettingsSpec:
+    from atendai_example.settings import ExampleSettings
+
+    return SettingsSpec(schema=ExampleSettings, secret_fields=("export_token",))
 
 
 @hookimpl

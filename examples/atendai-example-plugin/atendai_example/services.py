@@ -32,8 +32,14 @@ class NoteService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def list(self, query: str | None = None, limit: int = 50) -> Sequence[Note]:
-        statement = select(Note).order_by(Note.created_at.desc()).limit(limit)
+    async def list(self, query: str | None = None, limit: int = 50, order: str = "newest") -> Sequence[Note]:
+        """Notes mentioning ``query`` (all without one), ``newest`` or ``oldest`` first, or by ``title``."""
+        ordering = {
+            "newest": (Note.created_at.desc(),),
+            "oldest": (Note.created_at.asc(),),
+            "title": (Note.title.asc(), Note.created_at.desc()),
+        }[order]
+        statement = select(Note).order_by(*ordering).limit(limit)
         if query:
             pattern = f"%{query.strip()}%"
             statement = statement.where(or_(Note.title.ilike(pattern), Note.body.ilike(pattern)))
@@ -78,3 +84,8 @@ class NoteService:
         note.word_count = len(note.body.split())
         await self.session.flush()
         return note.word_count
+
+
+async def wrote_a_note(session: AsyncSession) -> bool:
+    """The first-steps check: a note beyond the welcome note the plugin writes when enabled."""
+    return (await session.execute(select(func.count(Note.id)))).scalar_one() > 1

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from atendai_example.services import NoteService
-from kernel.sdk import LLMTool, tenant_session
+from kernel.sdk import LLMTool, load_plugin_settings, tenant_session
 
 
 async def search_notes(query: str, limit: int = 5) -> dict[str, Any]:
-    """Notes of the current tenant whose title or body mention ``query``."""
+    """Notes of the current tenant whose title or body mention ``query``, as many as its settings allow."""
     async with tenant_session() as session:
-        notes = await NoteService(session).list(query, limit=max(1, min(limit, 20)))
+        settings = await load_plugin_settings(session, "example")
+        if not settings.agents_may_search:
+            return {"notes": [], "reason": "The team keeps its notes to itself."}
+        notes = await NoteService(session).list(query, limit=max(1, min(limit, settings.search_results)))
     return {"notes": [{"title": note.title, "body": note.body[:500]} for note in notes]}
 
 

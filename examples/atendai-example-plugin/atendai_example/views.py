@@ -10,10 +10,11 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atendai_example.services import NoteService
-from kernel.sdk import render_page
+from kernel.sdk import load_plugin_settings, render_page
 
 
 @get("/", opt={"permission": "example.note.read"}, name="example:notes")
 async def notes_page(request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
-    notes = await NoteService(db_session).list()
-    return render_page(request, "example/notes.html", notes=notes)
+    settings = await load_plugin_settings(db_session, "example")
+    notes = await NoteService(db_session).list(limit=settings.notes_per_page, order=settings.order)
+    return render_page(request, "example/notes.html", notes=notes, footer=settings.footer)
