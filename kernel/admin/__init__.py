@@ -1,0 +1,1 @@
+"""The platform administration: organizations, plans, plugins, global defaults."""
