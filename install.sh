@@ -120,11 +120,15 @@ run_tests() {
   log "Lint (ruff)"
   "$VENV/bin/ruff" check kernel plugins webui tests examples bench
   "$VENV/bin/ruff" format --check kernel plugins webui tests examples bench
-  log "Tests on the embedded PostgreSQL 18"
-  env -u ATENDAI_TEST_DATABASE_URL "$PY" -m pytest "$@"
+  # Parallel test processes, each with a database (and a Redis database) of its own: at most four.
+  local workers="${ATENDAI_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
+  [ "$workers" -gt 4 ] && workers=4
+  log "Tests on the embedded PostgreSQL 18 ($workers processes)"
+  env -u ATENDAI_TEST_DATABASE_URL "$PY" -m pytest -n "$workers" "$@"
   if postgres_server_answers; then
-    log "Tests again on the PostgreSQL server at ${TEST_SERVER_URL%%\?*}"
-    ATENDAI_TEST_DATABASE_URL="$TEST_SERVER_URL" "$PY" -m pytest "$@"
+    # The browser tests ran above; they test pages, not the database, so this pass leaves them out.
+    log "Tests again on the PostgreSQL server at ${TEST_SERVER_URL%%\?*} (browser tests excepted)"
+    ATENDAI_TEST_DATABASE_URL="$TEST_SERVER_URL" "$PY" -m pytest -n "$workers" -m "not e2e" "$@"
   else
     log "No PostgreSQL server answers at $TEST_SERVER_URL; the server pass is skipped"
   fi
