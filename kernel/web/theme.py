@@ -28,6 +28,8 @@ SURFACE = "#181524"
 LIGHT_TEXT = "#ffffff"
 DARK_TEXT = "#12101a"
 AA_NORMAL = 4.5
+GRADIENT = "linear-gradient(90deg, var(--accent), var(--accent-2))"
+SOLID = "var(--accent)"
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 
@@ -98,14 +100,20 @@ def brand_theme(primary: str | None, accent: str | None) -> dict[str, str]:
         variables[f"--{name}"] = fill
         variables[f"--on-{name}"] = readable_text_on(fill)
         variables[f"--{name}-text"] = text_variant(fill)
-    # Gradient buttons run from one fill to the other: their text must read on both ends.
+    # Primary buttons run a gradient from one fill to the other: their text must read on both ends.
+    # When no text colour does (a pale colour next to a dark one), the buttons take the primary alone.
     ends = (variables["--accent"], variables["--accent-2"])
-    variables["--on-brand"] = max(
-        (LIGHT_TEXT, DARK_TEXT), key=lambda text: min(contrast_ratio(text, end) for end in ends)
-    )
+    best = max((LIGHT_TEXT, DARK_TEXT), key=lambda text: min(contrast_ratio(text, end) for end in ends))
+    if min(contrast_ratio(best, end) for end in ends) >= AA_NORMAL:
+        variables["--on-brand"] = best
+        variables["--brand-fill"] = GRADIENT
+    else:
+        variables["--on-brand"] = variables["--on-accent"]
+        variables["--brand-fill"] = SOLID
     return variables
 
 
 def style_attribute(variables: dict[str, str]) -> str:
-    """``--accent: #...; ...`` for a ``style`` attribute (values are normalised hex, nothing else)."""
+    """``--accent: #...; ...`` for a ``style`` attribute (normalised hex colours and the two fills above:
+    nothing a person typed goes in unchecked)."""
     return "; ".join(f"{name}: {value}" for name, value in variables.items())

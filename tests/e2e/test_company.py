@@ -48,8 +48,13 @@ async def test_a_new_brand_colour_is_previewed_live_and_then_applies_to_every_pa
 
     await page.reload()
     assert await page.evaluate(ACCENT) == "#0ea5e9"
-    button = await page.evaluate("getComputedStyle(document.querySelector('.btn-primary')).backgroundImage")
-    assert button != default_button and "rgb(14, 165, 233)" in button
+    # Sky blue and the default pink leave no text colour readable on the whole gradient (the dark text
+    # the blue needs is 4.0:1 on the pink), so the primary buttons take the blue alone, with dark text.
+    button = await page.evaluate(
+        "(() => { const s = getComputedStyle(document.querySelector('.btn-primary')); return [s.backgroundImage, s.backgroundColor, s.color]; })()"
+    )
+    assert button[0] != default_button and "rgb(14, 165, 233)" in button[0] + button[1]
+    assert button[2] == "rgb(18, 16, 26)"
     await page.locator("#company-brand").scroll_into_view_if_needed()
     await page.screenshot(path=screenshot_path("company-brand-applied"))
 

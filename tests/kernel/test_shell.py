@@ -11,7 +11,6 @@ from kernel.web.listing import Listing
 from kernel.web.styleguide import BASE_TOKENS, token_pairs
 from kernel.web.theme import brand_theme, contrast_ratio, normalize_hex, text_variant
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -36,7 +35,10 @@ def test_hex_colours_are_normalised_and_anything_else_is_refused():
 def test_any_brand_colour_yields_readable_text_and_fills(primary):
     theme = brand_theme(primary, "#0b1e3f")
     assert contrast_ratio(theme["--accent-text"], "#181524") >= 4.5
-    assert contrast_ratio(theme["--on-accent"], theme["--accent"]) >= 4.5 or theme["--accent"] in ("#22c55e",)
+    assert contrast_ratio(theme["--on-accent"], theme["--accent"]) >= 4.5
+    # Primary buttons: a gradient only when one text colour reads on both ends, else the primary alone.
+    fills = ("--accent", "--accent-2") if theme["--brand-fill"].startswith("linear-gradient") else ("--accent",)
+    assert min(contrast_ratio(theme["--on-brand"], theme[fill]) for fill in fills) >= 4.5
     assert contrast_ratio(theme["--accent-2-text"], "#181524") >= 4.5
     assert theme["--accent"] == normalize_hex(primary)
 
@@ -46,6 +48,13 @@ def test_a_dark_navy_is_lightened_only_as_much_as_needed_to_read():
     assert contrast_ratio(variant, "#181524") >= 4.5
     assert contrast_ratio(text_variant("#c4b5fd"), "#181524") >= 4.5
     assert text_variant("#c4b5fd") == "#c4b5fd"  # already readable: unchanged
+
+
+def test_buttons_keep_the_gradient_only_when_its_text_reads_on_both_ends():
+    assert brand_theme("#7c3aed", "#db2777")["--brand-fill"].startswith("linear-gradient")
+    pale_and_dark = brand_theme("#fef08a", "#0b1e3f")
+    assert pale_and_dark["--brand-fill"] == "var(--accent)"
+    assert contrast_ratio(pale_and_dark["--on-brand"], "#fef08a") >= 4.5
 
 
 def test_the_default_theme_has_no_overrides():

@@ -27,7 +27,7 @@
   const DARK = "#12101a";
   const AA = 4.5;
   const HEX = /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/;
-  const THEME_VARIABLES = ["--accent", "--on-accent", "--accent-text", "--accent-2", "--on-accent-2", "--accent-2-text", "--on-brand"];
+  const THEME_VARIABLES = ["--accent", "--on-accent", "--accent-text", "--accent-2", "--on-accent-2", "--accent-2-text", "--on-brand", "--brand-fill"];
 
   function normalizeHex(value) {
     const text = String(value || "").trim();
@@ -93,7 +93,15 @@
     });
     const ends = [variables["--accent"], variables["--accent-2"]];
     const worst = (text) => Math.min(...ends.map((end) => contrast(text, end)));
-    variables["--on-brand"] = worst(LIGHT) >= worst(DARK) ? LIGHT : DARK;
+    const best = worst(LIGHT) >= worst(DARK) ? LIGHT : DARK;
+    // As kernel/web/theme.py: no text colour reads on the whole gradient, so buttons take the primary alone.
+    if (worst(best) >= AA) {
+      variables["--on-brand"] = best;
+      variables["--brand-fill"] = "linear-gradient(90deg, var(--accent), var(--accent-2))";
+    } else {
+      variables["--on-brand"] = variables["--on-accent"];
+      variables["--brand-fill"] = "var(--accent)";
+    }
     return variables;
   }
 
@@ -166,9 +174,9 @@
           else if (onFill < AA) warnings[which] = fill(this.messages.fill, { ratio: ratio(onFill) });
         });
         const theme = brandTheme(this.effective("primary"), this.effective("accent"), this.defaults);
-        if (theme["--on-brand"]) {
-          const worst = Math.min(contrast(theme["--on-brand"], theme["--accent"]), contrast(theme["--on-brand"], theme["--accent-2"]));
-          if (worst < AA) warnings.gradient = fill(this.messages.gradient, { ratio: ratio(worst) });
+        if (theme["--brand-fill"] === "var(--accent)") {
+          const best = Math.max(...[LIGHT, DARK].map((text) => Math.min(contrast(text, theme["--accent"]), contrast(text, theme["--accent-2"]))));
+          warnings.gradient = fill(this.messages.gradient, { ratio: ratio(best) });
         }
         this.warnings = warnings;
       },
