@@ -73,6 +73,26 @@ async def test_a_new_customer_registers_their_organization_and_lands_on_the_firs
     await page.screenshot(path=screenshot_path("register-home"), full_page=True)
     print(f"\nregistration to home page in the browser: {elapsed:.1f} s")
 
+    # Everything the wizard did is in the organization's audit log, in words, and can be exported.
+    await page.click("[data-nav='kernel.audit']")
+    await page.wait_for_url(f"{base_url}/app/-/audit")
+    for action in (
+        "organization.registered",
+        "organization.created",
+        "organization.logo_changed",
+        "organization.updated",
+    ):
+        assert await page.locator(f"tr[data-action='{action}']").count() == 1, action
+    registered = page.locator("tr[data-action='organization.registered']")
+    assert "Ana" in await registered.inner_text() or f"ana-{suffix}" in await registered.inner_text()
+    await page.select_option("#f-actor_id", label=f"Ana Souza <ana-{suffix}@padaria.example>")
+    await page.wait_for_url("**actor_id=**")
+    async with page.expect_download() as download:
+        await page.click("[data-testid=export-csv]")
+    exported = (await (await download.value).path()).read_text(encoding="utf-8-sig")
+    assert exported.startswith("created_at,") and "organization.logo_changed" in exported
+    await page.screenshot(path=screenshot_path("register-audit"), full_page=True)
+
 
 async def test_the_interface_switches_to_english_and_spanish(open_page, base_url, make_tenant, screenshot_path):
     tenant = await make_tenant()

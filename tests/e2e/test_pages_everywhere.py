@@ -85,7 +85,14 @@ async def test_every_organization_page_fits(open_page, base_url, make_tenant, sc
     page = await open_page(locale=language, viewport=viewport)
     await log_in(page, base_url, tenant.email, tenant.password)
     await choose_language(page, language)
-    await visit_all(page, base_url, TENANT_PAGES, language, f"{viewport['width']}", screenshot_path)
+    role = await page.request.get(f"{base_url}/api/v1/roles/")
+    custom = next(r["id"] for r in await role.json() if not r["is_system"])
+    details = (
+        f"/app/-/users/{tenant.admin_user_id}",
+        f"/app/-/roles/{custom}",
+        "/app/-/modules/example/settings",
+    )
+    await visit_all(page, base_url, TENANT_PAGES + details, language, f"{viewport['width']}", screenshot_path)
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
@@ -102,7 +109,16 @@ async def test_every_platform_page_fits(open_page, base_url, atendai_kernel, scr
     page = await open_page(locale=language, viewport=viewport)
     await log_in(page, base_url, email, password, next_path="/app/-/platform/")
     await choose_language(page, language)
-    await visit_all(page, base_url, PLATFORM_PAGES, language, f"platform-{viewport['width']}", screenshot_path)
+    tenants = await (await page.request.get(f"{base_url}/api/v1/platform/tenants")).json()
+    plans = await (await page.request.get(f"{base_url}/api/v1/platform/plans")).json()
+    details = (
+        f"/app/-/platform/tenants/{tenants['items'][0]['id']}",
+        "/app/-/platform/plans/new",
+        f"/app/-/platform/plans/{plans[0]['id']}",
+    )
+    await visit_all(
+        page, base_url, PLATFORM_PAGES + details, language, f"platform-{viewport['width']}", screenshot_path
+    )
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
