@@ -22,11 +22,10 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import anyio
 import phonenumbers
@@ -38,6 +37,7 @@ from kernel.errors import NotFound, ProviderError, ValidationFailed
 from kernel.i18n.catalogs import N_, SUPPORTED_LANGUAGES
 from kernel.storage import StorageError, current_storage, tenant_key
 from kernel.tenancy.models import Organization
+from kernel.tenancy.services import time_zones
 from kernel.web.theme import normalize_hex
 
 __all__ = [
@@ -60,7 +60,6 @@ __all__ = [
     "profile_snapshot",
     "remove_logo",
     "update_profile",
-    "valid_timezones",
 ]
 
 log = structlog.get_logger("kernel.tenancy.profile")
@@ -99,10 +98,6 @@ PROFILE_FIELDS = (
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _MIDNIGHT = 24 * 60
-_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
-"""Names the system's time zone database lists that are not places: ``localtime`` is the server's own."""
-
-
 # -- Errors ------------------------------------------------------------------------------------------
 
 
@@ -175,12 +170,6 @@ def profile_snapshot(org: Organization) -> dict[str, Any]:
 # -- Validation --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def valid_timezones() -> frozenset[str]:
-    """Every IANA time zone name this server knows (``America/Sao_Paulo``, ``UTC``, ...)."""
-    return frozenset(available_timezones() - _NOT_ZONES)
-
-
 def _clean_text(value: Any) -> str:
     # Browsers post line breaks as CRLF; counting them as one character keeps the limit the form shows.
     return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
@@ -210,7 +199,7 @@ def _colour(name: str, value: Any, problems: _Problems) -> str | None:
 
 def _timezone(value: Any, problems: _Problems) -> str | None:
     text = str(value or "").strip()
-    if text not in valid_timezones():
+    if text not in time_zones():
         problems.add("timezone", "unknown", N_("Choose a time zone from the list, like America/Sao_Paulo."))
         return None
     return text

@@ -12,7 +12,6 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +23,7 @@ from kernel.errors import Forbidden, KernelError, ValidationFailed
 from kernel.i18n.catalogs import N_, SUPPORTED_LANGUAGES
 from kernel.tenancy.models import Organization, Plan
 from kernel.tenancy.platform_settings import get_platform_setting, registration_open
-from kernel.tenancy.services import ProvisionedOrganization, provision_organization, validate_slug
+from kernel.tenancy.services import ProvisionedOrganization, provision_organization, time_zones, validate_slug
 
 __all__ = [
     "RegistrationClosed",
@@ -179,7 +178,7 @@ async def register_organization(
         if await increment(store, key, 3600) > kernel.settings.registration_per_hour:
             raise TooManyRegistrations("Too many organizations were registered from this address. Try again later.")
     language = data.language if data.language in SUPPORTED_LANGUAGES else None
-    timezone = data.timezone if data.timezone and data.timezone in available_timezones() else None
+    timezone = data.timezone if data.timezone and data.timezone in time_zones() else None
     result = await provision_organization(
         kernel,
         session,

@@ -97,10 +97,14 @@ def validate_email(email: str) -> str:
     return email
 
 
+_NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
+"""Names the system's time zone database lists that are not places: ``localtime`` is the server's own."""
+
+
 @lru_cache(maxsize=1)
 def time_zones() -> frozenset[str]:
-    """Every IANA time zone name this system knows."""
-    return frozenset(available_timezones())
+    """Every IANA time zone name this server knows (``America/Sao_Paulo``, ``UTC``, ...)."""
+    return frozenset(available_timezones() - _NOT_ZONES)
 
 
 def validate_timezone(timezone: str) -> str:

@@ -18,6 +18,7 @@ from kernel.db.session import set_session_scope
 from kernel.storage import current_storage
 from kernel.tenancy import profile
 from kernel.tenancy.models import Organization
+from kernel.tenancy.profile_views import timezone_groups
 
 EN = {"Accept-Language": "en"}
 HTMX = {"HX-Request": "true", "Accept-Language": "en"}
@@ -138,6 +139,28 @@ def test_hours_keep_the_wall_clock_across_a_daylight_saving_change():
     assert opening is not None
     assert opening.astimezone(UTC) == at("2026-03-09T13:00:00+00:00")
     assert (opening.hour, opening.minute, opening.weekday()) == (9, 0, 0)
+
+
+def zone_label(groups: list[tuple[str, list[tuple[str, str]]]], name: str) -> str:
+    return next(label for _, options in groups for zone, label in options if zone == name)
+
+
+def test_the_time_zone_options_show_the_offset_of_the_moment_across_a_daylight_saving_change():
+    # New York leaves EST at 07:00 UTC on 8 March 2026; the list a minute later is not the cached one.
+    before = timezone_groups("America/Sao_Paulo", at("2026-03-08T06:59:00+00:00"))
+    after = timezone_groups("America/Sao_Paulo", at("2026-03-08T07:00:00+00:00"))
+    assert zone_label(before, "America/New_York") == "New York (UTC\u221205:00)"
+    assert zone_label(after, "America/New_York") == "New York (UTC\u221204:00)"
+    assert zone_label(after, "America/Sao_Paulo").endswith("(UTC\u221203:00)")
+    assert after[0][0] == "Brazil"
+
+
+def test_the_time_zone_options_keep_an_alias_the_organization_uses_and_leave_out_non_places():
+    groups = timezone_groups("Brazil/East", at("2026-06-01T12:00:00+00:00"))
+    assert groups[-1][1] == [("UTC", "UTC"), ("Brazil/East", "Brazil/East (UTC\u221203:00)")]
+    listed = {zone for _, options in timezone_groups("localtime") for zone, _ in options}
+    assert "localtime" not in listed and "Factory" not in listed
+    assert sum(1 for _, options in groups for _ in options) > 400
 
 
 def test_an_interval_that_runs_past_midnight_is_two_intervals_touching_at_midnight():
