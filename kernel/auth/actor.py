@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from kernel.auth.jwt import AccessClaims
 from kernel.auth.models import ApiToken, User
@@ -92,31 +93,76 @@ def _enabled_plugins_of(tenant_column: Any) -> Any:
     )
 
 
+@lru_cache(maxsize=1)
+def _user_actor_query() -> Any:
+    """One row with what a request needs to know of its user, built once (only its parameter changes).
+
+    Columns rather than entities: the organization row also holds the business hours, policies and the
+    agents' text, which no request check reads.
+    """
+    return (
+        select(
+            User.id,
+            User.tenant_id,
+            User.email,
+            User.name,
+            User.is_active,
+            User.is_platform_admin,
+            User.token_version,
+            User.language,
+            Organization.status,
+            Organization.language,
+            Organization.timezone,
+            Organization.name,
+            Organization.slug,
+            Organization.brand_primary,
+            Organization.brand_accent,
+            Organization.logo_path,
+            Role.key,
+            Role.is_system,
+            Role.permissions,
+            _enabled_plugins_of(User.tenant_id),
+        )
+        .outerjoin(Organization, Organization.id == User.tenant_id)
+        .outerjoin(Role, Role.id == User.role_id)
+        .where(User.id == bindparam("user_id"))
+    )
+
+
 async def load_user_actor(kernel: Any, claims: AccessClaims) -> Actor | None:
     """The actor behind a valid access token, or ``None`` when the token no longer stands."""
     async with kernel.db.session() as session:
         await set_session_scope(session, tenant_id=claims.tenant_id, platform=claims.tenant_id is None)
-        row = (
-            await session.execute(
-                select(
-                    User,
-                    Organization,
-                    Role,
-                    _enabled_plugins_of(User.tenant_id),
-                )
-                .outerjoin(Organization, Organization.id == User.tenant_id)
-                .outerjoin(Role, Role.id == User.role_id)
-                .where(User.id == claims.user_id)
-            )
-        ).first()
+        row = (await session.execute(_user_actor_query(), {"user_id": claims.user_id})).first()
     if row is None:
         return None
-    user, org, role, plugins = row
-    if not user.is_active or user.token_version != claims.token_version or user.tenant_id != claims.tenant_id:
+    (
+        user_id,
+        tenant_id,
+        email,
+        name,
+        is_active,
+        is_platform_admin,
+        token_version,
+        language,
+        org_status,
+        org_language,
+        org_timezone,
+        org_name,
+        org_slug,
+        brand_primary,
+        brand_accent,
+        logo_path,
+        role_key,
+        role_is_system,
+        role_grants,
+        plugins,
+    ) = row
+    if not is_active or token_version != claims.token_version or tenant_id != claims.tenant_id:
         return None
-    if user.tenant_id is None and not user.is_platform_admin:
+    if tenant_id is None and not is_platform_admin:
         return None
-    if user.tenant_id is not None and (org is None or org.status != OrganizationStatus.ACTIVE):
+    if tenant_id is not None and org_status != OrganizationStatus.ACTIVE:
         return None
     impersonator_email = None
     if claims.impersonator_id is not None:
@@ -125,27 +171,27 @@ async def load_user_actor(kernel: Any, claims: AccessClaims) -> Actor | None:
             return None
     enabled = frozenset(plugins or ())
     permissions: frozenset[str] = frozenset()
-    if role is not None:
-        granted = role_permissions(role.key, role.is_system, role.permissions, kernel.registry.declared_permissions)
+    if role_key is not None:
+        granted = role_permissions(role_key, role_is_system, role_grants, kernel.registry.declared_permissions)
         permissions = effective_permissions(granted, kernel.registry.permission_owners, enabled)
     return Actor(
         kind="user",
-        user_id=user.id,
-        tenant_id=user.tenant_id,
-        email=user.email,
-        name=user.name,
-        is_platform_admin=user.is_platform_admin,
+        user_id=user_id,
+        tenant_id=tenant_id,
+        email=email,
+        name=name,
+        is_platform_admin=is_platform_admin,
         enabled_plugins=enabled,
         permissions=permissions,
-        role=role.key if role else None,
-        language=user.language,
-        tenant_language=org.language if org else None,
-        tenant_timezone=org.timezone if org else None,
-        tenant_name=org.name if org else None,
-        tenant_slug=org.slug if org else None,
-        brand_primary=org.brand_primary if org else None,
-        brand_accent=org.brand_accent if org else None,
-        logo_path=org.logo_path if org else None,
+        role=role_key,
+        language=language,
+        tenant_language=org_language,
+        tenant_timezone=org_timezone,
+        tenant_name=org_name,
+        tenant_slug=org_slug,
+        brand_primary=brand_primary,
+        brand_accent=brand_accent,
+        logo_path=logo_path,
         token_jti=claims.jti,
         token_expires_at=claims.expires_at,
         impersonator_id=claims.impersonator_id,

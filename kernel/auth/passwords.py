@@ -13,17 +13,25 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 __all__ = ["configure_hashing", "hash_password", "needs_rehash", "normalize_email", "verify_password"]
 
 _hasher = PasswordHasher()
-# A real hash to verify against when the account does not exist, so timing does not reveal it.
-_DUMMY_HASH = _hasher.hash("atendai-timing-equalizer")
+# A real hash with the current costs to verify against when the account does not exist, so timing does
+# not reveal it. Made at the first login attempt rather than at import: one hash costs about 0.2 s.
+_dummy_hash: str | None = None
 
 
 def configure_hashing(time_cost: int, memory_kib: int) -> None:
     """Use these Argon2id costs from now on (the process's settings; see :mod:`kernel.config`)."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     if (_hasher.time_cost, _hasher.memory_cost) == (time_cost, memory_kib):
         return
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
-    _DUMMY_HASH = _hasher.hash("atendai-timing-equalizer")
+    _dummy_hash = None
+
+
+def _timing_equalizer() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("atendai-timing-equalizer")
+    return _dummy_hash
 
 
 def normalize_email(email: str) -> str:
@@ -36,7 +44,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _timing_equalizer(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
