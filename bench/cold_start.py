@@ -8,42 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
-import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from support import serve
 
 
 def time_to_ready(data_dir: str) -> float:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "ATENDAI_"))}
-    env.update(ATENDAI_DATA_DIR=data_dir, ATENDAI_PORT=str(port), ATENDAI_LOG_LEVEL="WARNING")
-    started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kernel.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        while time.perf_counter() - started < 120:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not become ready in 120 s")
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
+    with serve(data_dir) as served:
+        return served.seconds_to_ready
 
 
 def main() -> None:

@@ -10,22 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from support import serve
 
 
 async def measure(
@@ -73,25 +63,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="atendai-bench-") as tmp:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "ATENDAI_"))}
-        env.update(ATENDAI_DATA_DIR=os.path.join(tmp, "data"), ATENDAI_PORT=str(port), ATENDAI_LOG_LEVEL="WARNING")
-        atendai = [sys.executable, "-m", "kernel.cli"]
-        subprocess.run([*atendai, "demo"], env=env, check=True, capture_output=True)
-        password = Path(tmp, "data", "demo-login.txt").read_text().split("\n")[1]
-        server = subprocess.Popen([*atendai, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            asyncio.run(run(f"http://127.0.0.1:{port}", args.requests, args.concurrency, password))
-        finally:
-            server.send_signal(signal.SIGINT)
-            server.wait(timeout=60)
+    with (
+        tempfile.TemporaryDirectory(prefix="atendai-bench-") as tmp,
+        serve(os.path.join(tmp, "data"), demo=True) as served,
+    ):
+        password = (served.data_dir / "demo-login.txt").read_text().split("\n")[1]
+        asyncio.run(run(served.base_url, args.requests, args.concurrency, password))
 
 
 if __name__ == "__main__":
