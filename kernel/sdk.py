@@ -30,6 +30,7 @@ from kernel.errors import (
 from kernel.events.envelope import Event
 from kernel.i18n.catalogs import N_, gettext, ngettext
 from kernel.llm import OFFLINE_MARKER, ChatResult, ModelConfig, TokenUsage, ToolCallMade, current_gateway
+from kernel.storage import tenant_key as tenant_storage_key
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,18 +65,27 @@ __all__ = [
     "TokenUsage",
     "ToolCallMade",
     "ValidationFailed",
+    "after_commit",
     "audit",
     "current_gateway",
     "current_tenant_id",
+    "database_capabilities",
     "emit",
+    "enqueue",
     "gettext",
     "hookimpl",
     "load_plugin_settings",
     "ngettext",
+    "notify",
+    "organization_model",
+    "plan_feature",
+    "platform_session",
     "render_page",
     "require_tenant_id",
     "safe_http_client",
+    "storage",
     "tenant_session",
+    "tenant_storage_key",
 ]
 
 PROJECT = "atendai"
@@ -319,3 +329,136 @@ def safe_http_client(**options: Any) -> Any:
 
     options.setdefault("allow", AllowList.from_settings(current_kernel().settings))
     return safe_client(**options)
+
+
+async def enqueue(
+    name: str, *, tenant_id: UUID | None = None, key: str | None = None, scheduled: int = 0, **kwargs: Any
+) -> Any:
+    """Queue the job ``name`` (a :class:`JobSpec` of any plugin) for the current tenant, or ``tenant_id``.
+
+    With ``key``, a job with that key still queued or running is kept and this call adds nothing.
+    ``scheduled`` is a Unix time before which it does not start. Returns the job, or ``None`` when kept.
+    """
+    from kernel.runtime import current_kernel
+
+    jobs = current_kernel().state.get("jobs")
+    if jobs is None:
+        raise RuntimeError("the job queue is not running in this process")
+    tenant = tenant_id or current_tenant_id()
+    return await jobs.enqueue(name, tenant_id=tenant, key=key, scheduled=scheduled, **kwargs)
+
+
+def storage() -> Any:
+    """The kernel's file storage (local disk or S3-compatible): ``put``, ``get``, ``delete`` by key.
+
+    Keys for a tenant's files come from ``kernel.storage.tenant_key(tenant_id, name, data)``.
+    """
+    from kernel.runtime import current_kernel
+    from kernel.storage import current_storage
+
+    return current_storage(current_kernel())
+
+
+async def database_capabilities() -> Any:
+    """What the PostgreSQL server offers (``pgvector``, ``unaccent``, ``pg_trgm``), read once per process."""
+    from kernel.db.capabilities import detect_capabilities
+    from kernel.runtime import current_kernel
+
+    kernel = current_kernel()
+    found = kernel.state.get("capabilities")
+    if found is None:
+        found = kernel.state["capabilities"] = await detect_capabilities(kernel.db.engine)
+    return found
+
+
+async def notify(session: AsyncSession, *, kind: str, message: str, domain: str, **options: Any) -> list[Any]:
+    """Notify the current tenant's people (``user_ids`` and/or holders of ``permission``) in the bell.
+
+    ``message`` is a msgid of the plugin's catalog (``domain``) with ``params``; ``link`` opens on click.
+    It reaches their pages live after the caller's transaction commits.
+    """
+    from kernel.notifications.service import notify as send
+
+    return await send(session, kind=kind, message=message, domain=domain, **options)
+
+
+_AFTER_COMMIT_KEY = "atendai.after_commit"
+_background: set[Any] = set()
+
+
+def after_commit(session: AsyncSession, work: Callable[[], Awaitable[Any]]) -> None:
+    """Run ``await work()`` once the session's current transaction commits (never if it rolls back).
+
+    For side effects that must not see uncommitted rows, such as queueing a job about a row written
+    in this transaction. Best effort: a process that dies in between loses it, so pair it with a sweep.
+    """
+    import asyncio
+
+    from sqlalchemy import event
+
+    pending: list[Callable[[], Awaitable[Any]]] | None = session.info.get(_AFTER_COMMIT_KEY)
+    if pending is not None:
+        pending.append(work)
+        return
+    pending = session.info[_AFTER_COMMIT_KEY] = [work]
+
+    def committed(_session: Any) -> None:
+        tasks = session.info.pop(_AFTER_COMMIT_KEY, [])
+        event.remove(session.sync_session, "after_rollback", rolled_back)
+        loop = asyncio.get_running_loop()
+        for job in tasks:
+            task = loop.create_task(job())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+    def rolled_back(_session: Any) -> None:
+        session.info.pop(_AFTER_COMMIT_KEY, None)
+        if event.contains(session.sync_session, "after_commit", committed):
+            event.remove(session.sync_session, "after_commit", committed)
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
+    event.listen(session.sync_session, "after_rollback", rolled_back, once=True)
+
+
+@asynccontextmanager
+async def platform_session() -> AsyncIterator[AsyncSession]:
+    """A session across every tenant, for a ``platform_wide`` job: the caller names tenants in its queries.
+
+    Raw SQL (``text``) is not filtered by the ORM, and row-level security lets the platform scope
+    through; ORM statements need ``execution_options(atendai_all_tenants=True)``.
+    """
+    from kernel.db.session import set_session_scope
+    from kernel.runtime import current_kernel
+
+    async with current_kernel().db.session() as session:
+        await set_session_scope(session, platform=True)
+        yield session
+
+
+async def organization_model(session: AsyncSession, tenant_id: UUID | None = None) -> ModelConfig:
+    """The organization's default chat model (its AI settings, else the platform's; ``offline`` without one)."""
+    from kernel.llm.settings import organization_model as effective
+    from kernel.runtime import current_kernel
+
+    return await effective(current_kernel(), session, tenant_id or require_tenant_id())
+
+
+async def plan_feature(session: AsyncSession, key: str, *, tenant_id: UUID | None = None) -> Any:
+    """The value of a feature (flag or quota, see :class:`Feature`) on the organization's plan.
+
+    The plan's own value, else the default the plugin registered; ``None`` for an unknown feature.
+    """
+    from sqlalchemy import select
+
+    from kernel.runtime import current_kernel
+    from kernel.tenancy.models import Organization, Plan
+
+    tenant = tenant_id or require_tenant_id()
+    statement = (
+        select(Plan.features).join(Organization, Organization.plan_id == Plan.id).where(Organization.id == tenant)
+    )
+    features = (await session.execute(statement.execution_options(atendai_all_tenants=True))).scalar_one_or_none()
+    if features and key in features:
+        return features[key]
+    registered = current_kernel().registry.features.get(key)
+    return registered[1].default if registered else None

@@ -22,8 +22,18 @@ target_metadata = metadata_registry.get(None)
 
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    if not reflected or compare_to is not None:
+        return True
     # Tables we do not model (SAQ's queue tables, plugins not installed here) are not ours to diff.
-    return not (type_ == "table" and reflected and compare_to is None)
+    if type_ == "table":
+        return False
+    # Columns and indexes that only a migration knows (generated search vectors, pgvector columns that
+    # exist where the extension does) are named in the model's ``__table_args__`` info.
+    if type_ in ("column", "index"):
+        modelled = target_metadata.tables.get(obj.table.name)
+        if modelled is not None and name in modelled.info.get("migration_only", ()):
+            return False
+    return True
 
 
 def do_run_migrations(connection: Connection) -> None:
