@@ -116,6 +116,7 @@ class FakeServer:
         self.embedding_dims = embedding_dims
         self.embedding_tokens_per_text = embedding_tokens_per_text
         self.requests: list[RecordedRequest] = []
+        self._concepts: list[tuple[str, list[float]]] = []
         self._script: deque[FakeReply] = deque()
         self._fallback_reply = FakeReply.say("ok")
         self._lock = threading.Lock()
@@ -136,9 +137,24 @@ class FakeServer:
         with self._lock:
             self._fallback_reply = reply or FakeReply.say("ok")
 
-    def reset(self) -> None:
-        """Forget the script, the recorded requests and any ``always`` reply (between tests)."""
+    def embed_like(self, phrase: str, vector: list[float]) -> None:
+        """Texts containing ``phrase`` (case-insensitive) embed as ``vector``: a stand-in for meaning, so a
+        test can make two texts with no word in common close, as a real embedding model would."""
         with self._lock:
+            self._concepts.append((phrase.lower(), list(vector)))
+
+    def vector_for(self, text: str) -> list[float]:
+        lowered = text.lower()
+        with self._lock:
+            for phrase, vector in self._concepts:
+                if phrase in lowered:
+                    return vector
+        return fake_vector(text, self.embedding_dims)
+
+    def reset(self) -> None:
+        """Forget the script, the recorded requests, ``embed_like`` phrases and any ``always`` reply (between tests)."""
+        with self._lock:
+            self._concepts.clear()
             self._script.clear()
             self.requests.clear()
             self._fallback_reply = FakeReply.say("ok")

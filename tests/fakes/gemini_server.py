@@ -16,7 +16,7 @@ from litestar import Litestar, Request, Response, post
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from tests.fakes import FakeReply, FakeServer, fake_vector
+from tests.fakes import FakeReply, FakeServer
 
 __all__ = ["FakeGemini"]
 
@@ -99,7 +99,7 @@ class FakeGemini(FakeServer):
                 texts = [_content_text(item["content"]) for item in body["requests"]]
                 return _embeddings(fake, texts)
             if method == "embedContent":
-                return {"embedding": {"values": fake_vector(_content_text(body["content"]), fake.embedding_dims)}}
+                return {"embedding": {"values": fake.vector_for(_content_text(body["content"]))}}
             return Response({"error": {"code": 404, "message": method, "status": "NOT_FOUND"}}, status_code=404)
 
         return Litestar([models], debug=False)
@@ -107,7 +107,7 @@ class FakeGemini(FakeServer):
 
 def _embeddings(fake: FakeGemini, texts: list[str]) -> dict[str, Any]:
     return {
-        "embeddings": [{"values": fake_vector(text, fake.embedding_dims)} for text in texts],
+        "embeddings": [{"values": fake.vector_for(text)} for text in texts],
         "usageMetadata": {"promptTokenCount": fake.embedding_tokens_per_text * len(texts)},
     }
 

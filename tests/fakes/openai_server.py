@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, post
 from litestar.response import Stream
 
-from tests.fakes import FakeReply, FakeServer, fake_vector
+from tests.fakes import FakeReply, FakeServer
 
 __all__ = ["FakeOpenAI"]
 
@@ -158,9 +158,7 @@ class FakeOpenAI(FakeServer):
             return {
                 "object": "list",
                 "model": body["model"],
-                "data": [
-                    _embedding_item(i, fake_vector(text, fake.embedding_dims), encoding) for i, text in enumerate(texts)
-                ],
+                "data": [_embedding_item(i, fake.vector_for(text), encoding) for i, text in enumerate(texts)],
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
             }
 

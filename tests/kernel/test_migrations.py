@@ -32,6 +32,7 @@ def test_check_fails_when_a_model_has_no_migration(atendai_kernel, tmp_path):
             """
         )
     )
+    installed = "".join(f"{spec!r}, " for spec in atendai_kernel.registry.migrations.values())
     script = textwrap.dedent(
         f"""
         import sys
@@ -39,7 +40,7 @@ def test_check_fails_when_a_model_has_no_migration(atendai_kernel, tmp_path):
         from kernel.db import migrate
         from kernel.sdk import MigrationSpec
         plan = migrate.MigrationPlan(owner_url={atendai_kernel.db.urls.owner!r}, app_role="atendai_app", app_password=None,
-            plugins=(MigrationSpec("example", "atendai_example:migrations/versions", "atendai_example.models"),
+            plugins=({installed}
                      MigrationSpec("stray", "atendai_example:migrations/versions", "stray_models")))
         try:
             migrate.check(plan)

@@ -1,0 +1,116 @@
+"""Hook implementations only: each a few lines, delegating to the modules beside it.
+
+Importing this module has no side effects (no I/O, no database): the kernel imports it at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from kernel.sdk import (
+    Feature,
+    JobSpec,
+    MigrationSpec,
+    Permission,
+    Routes,
+    SettingsSpec,
+    hookimpl,
+)
+
+
+@hookimpl
+def register_routes(kernel: Any) -> Routes:
+    from plugins.knowledge.api import API
+
+    return Routes(api=API)
+
+
+@hookimpl
+def register_migrations(kernel: Any) -> MigrationSpec:
+    return MigrationSpec(
+        branch="knowledge", location="plugins.knowledge:migrations/versions", models="plugins.knowledge.models"
+    )
+
+
+@hookimpl
+def register_permissions(kernel: Any) -> list[Permission]:
+    everyone = ("admin", "supervisor", "operator", "analyst")
+    return [
+        Permission("knowledge.document.read", "Read and search the knowledge", everyone),
+        Permission("knowledge.document.write", "Write, upload, import and delete documents", ("admin", "supervisor")),
+        Permission("knowledge.collection.manage", "Create and configure collections and categories", ("admin",)),
+        Permission("knowledge.faq.read", "Read the FAQ", everyone),
+        Permission("knowledge.faq.write", "Write, import and review FAQ entries", ("admin", "supervisor")),
+        Permission("knowledge.product.read", "Read the product catalog", everyone),
+        Permission("knowledge.product.write", "Edit, import and export products", ("admin", "supervisor")),
+    ]
+
+
+@hookimpl
+def register_events(kernel: Any) -> list[Any]:
+    from plugins.knowledge import events
+
+    return [
+        events.DOCUMENT_CREATED,
+        events.DOCUMENT_UPDATED,
+        events.DOCUMENT_DELETED,
+        events.DOCUMENT_INDEXED,
+        events.PRODUCT_UPDATED,
+    ]
+
+
+@hookimpl
+def register_jobs(kernel: Any) -> list[JobSpec]:
+    from plugins.knowledge.faq import embed_faqs
+    from plugins.knowledge.ingest import run_ingestion, sweep
+
+    return [
+        # A runner drains its tenant's queue; the heartbeat, not the timeout, tells a dead one.
+        JobSpec("knowledge.ingest", run_ingestion, timeout=6 * 3600, heartbeat=600, retries=3),
+        JobSpec("knowledge.sweep", sweep, timeout=120, retries=1, cron="* * * * *", platform_wide=True),
+        JobSpec("knowledge.embed_faqs", embed_faqs, timeout=600, retries=5),
+    ]
+
+
+@hookimpl
+def register_llm_tools(kernel: Any) -> list[Any]:
+    from plugins.knowledge.tools import SEARCH_KNOWLEDGE, SEARCH_PRODUCTS
+
+    return [SEARCH_KNOWLEDGE, SEARCH_PRODUCTS]
+
+
+@hookimpl
+def register_settings(kernel: Any) -> SettingsSpec:
+    from plugins.knowledge.settings import KnowledgeSettings
+
+    return SettingsSpec(schema=KnowledgeSettings)
+
+
+@hookimpl
+def register_features(kernel: Any) -> list[Feature]:
+    return [
+        Feature("knowledge.documents", kind="quota", default=2000, description="Documents an organization may keep"),
+        Feature("knowledge.embeddings", kind="flag", default=True, description="Search by meaning (embeddings)"),
+    ]
+
+
+@hookimpl
+def register_cli(cli: Any) -> None:
+    from plugins.knowledge.cli import knowledge
+
+    cli.add_command(knowledge)
+
+
+@hookimpl
+async def on_plugin_enabled(kernel: Any, tenant_id: UUID, session: Any) -> None:
+    from plugins.knowledge.demo import ensure_default_collection
+
+    await ensure_default_collection(session)
+
+
+@hookimpl
+async def seed_demo(kernel: Any, tenant_id: UUID, session: Any) -> None:
+    from plugins.knowledge.demo import seed
+
+    await seed(session)
