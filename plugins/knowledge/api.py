@@ -469,6 +469,131 @@ class DocumentsController(Controller):
         return DocumentOut.of(await DocumentService(db_session).reindex(document_id))
 
 
+class TranslateIn(msgspec.Struct, forbid_unknown_fields=True):
+    language: Literal["pt", "en", "es"]
+    collection_id: UUID | None = None
+    """Where the translation goes (a collection in that language); the original's by default."""
+
+
+@post(
+    "/documents/{document_id:uuid}/translate",
+    opt=WRITE,
+    tags=["knowledge"],
+    summary="Translate a document with the organization's model (a new linked document, filled by a job)",
+)
+async def translate_document_api(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    document_id: FromPath[UUID],
+    data: JSONBody[TranslateIn],
+) -> DocumentOut:
+    from plugins.knowledge.translate import request_translation
+
+    document = await request_translation(
+        db_session, document_id, data.language, collection_id=data.collection_id, actor_id=_actor(request)
+    )
+    return DocumentOut.of(document)
+
+
+# --- web sources --------------------------------------------------------------------------------
+
+
+class SourceIn(msgspec.Struct, forbid_unknown_fields=True):
+    collection_id: UUID
+    url: str
+    mode: Literal["page", "site"] = "page"
+    page_limit: Annotated[int, msgspec.Meta(ge=1, le=500)] | None = None
+    recrawl_hours: Annotated[int, msgspec.Meta(ge=1, le=2160)] | None = None
+    category_id: UUID | None = None
+
+
+class SourceOut(msgspec.Struct):
+    id: UUID
+    collection_id: UUID
+    category_id: UUID | None
+    url: str
+    mode: str
+    page_limit: int
+    recrawl_hours: int | None
+    status: str
+    error: str | None
+    pages_found: int
+    pages_failed: int
+    last_run_at: datetime | None
+    next_run_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Any) -> SourceOut:
+        return cls(
+            id=s.id,
+            collection_id=s.collection_id,
+            category_id=s.category_id,
+            url=s.url,
+            mode=s.mode,
+            page_limit=s.page_limit,
+            recrawl_hours=s.recrawl_hours,
+            status=s.status,
+            error=s.error,
+            pages_found=s.pages_found,
+            pages_failed=s.pages_failed,
+            last_run_at=s.last_run_at,
+            next_run_at=s.next_run_at,
+        )
+
+
+class SourcesController(Controller):
+    path = "/sources"
+    tags = ["knowledge"]
+
+    @get("/", opt=READ, summary="List web sources (imported pages and sites)")
+    async def list_sources(
+        self, db_session: NamedDependency[AsyncSession], collection_id: FromQuery[UUID | None] = None
+    ) -> list[SourceOut]:
+        from plugins.knowledge.sources import SourceService
+
+        return [SourceOut.of(s) for s in await SourceService(db_session).list(collection_id)]
+
+    @post("/", opt=WRITE, summary="Import a page or a site (crawled by a job; re-crawled every recrawl_hours)")
+    async def create_source(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[SourceIn]
+    ) -> SourceOut:
+        from plugins.knowledge.sources import SourceService
+
+        source = await SourceService(db_session, _actor(request)).create(
+            data.collection_id,
+            data.url,
+            mode=data.mode,
+            page_limit=data.page_limit,
+            recrawl_hours=data.recrawl_hours,
+            category_id=data.category_id,
+        )
+        return SourceOut.of(source)
+
+    @get("/{source_id:uuid}", opt=READ, summary="Read a web source")
+    async def get_source(self, db_session: NamedDependency[AsyncSession], source_id: FromPath[UUID]) -> SourceOut:
+        from plugins.knowledge.sources import SourceService
+
+        return SourceOut.of(await SourceService(db_session).get(source_id))
+
+    @post("/{source_id:uuid}/crawl", opt=WRITE, summary="Crawl the source again now")
+    async def crawl_source_now(self, db_session: NamedDependency[AsyncSession], source_id: FromPath[UUID]) -> SourceOut:
+        from plugins.knowledge.sources import SourceService
+
+        return SourceOut.of(await SourceService(db_session).crawl_now(source_id))
+
+    @delete("/{source_id:uuid}", opt=WRITE, summary="Stop importing a source (its documents stay unless asked)")
+    async def delete_source(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        source_id: FromPath[UUID],
+        with_documents: FromQuery[bool] = False,
+    ) -> None:
+        from plugins.knowledge.sources import SourceService
+
+        await SourceService(db_session, _actor(request)).delete(source_id, with_documents=with_documents)
+
+
 # --- search -------------------------------------------------------------------------------------
 
 
@@ -890,6 +1015,8 @@ API = [
     CollectionsController,
     CategoriesController,
     DocumentsController,
+    translate_document_api,
+    SourcesController,
     search_knowledge_api,
     FaqController,
     ProductsController,

@@ -133,7 +133,8 @@ async def run_ingestion(ctx: Any, slot: int = 0) -> dict[str, int]:
 
 
 async def sweep(ctx: Any) -> dict[str, int]:
-    """Every minute, for every tenant: requeue documents whose runner died, start runners for waiting ones."""
+    """Every minute, for every tenant: requeue documents whose runner died, start runners for waiting ones,
+    and queue the re-crawls that are due."""
     from kernel.sdk import platform_session, tenant_session
 
     now = datetime.now(UTC)
@@ -161,7 +162,20 @@ async def sweep(ctx: Any) -> dict[str, int]:
         async with tenant_session(row.tenant_id) as session:
             slots = await _parallel_slots(session)
         await start_runners(row.tenant_id, min(slots, row.n))
-    return {"requeued": len(requeued), "tenants": len(waiting)}
+    crawls = await _start_due_crawls(now)
+    return {"requeued": len(requeued), "tenants": len(waiting), "crawls": crawls}
+
+
+async def _start_due_crawls(now: datetime) -> int:
+    """Queue the re-crawls whose time has come (and imports whose start was lost)."""
+    from kernel.sdk import enqueue, platform_session
+    from plugins.knowledge.sources import CRAWL_JOB, due_sources
+
+    async with platform_session() as session:
+        due = await due_sources(session, now)
+    for tenant_id, source_id in due:
+        await enqueue(CRAWL_JOB, tenant_id=tenant_id, key=f"{CRAWL_JOB}:{source_id}", source_id=str(source_id))
+    return len(due)
 
 
 # --- one document -----------------------------------------------------------------------------

@@ -64,12 +64,18 @@ def register_events(kernel: Any) -> list[Any]:
 def register_jobs(kernel: Any) -> list[JobSpec]:
     from plugins.knowledge.faq import embed_faqs
     from plugins.knowledge.ingest import run_ingestion, sweep
+    from plugins.knowledge.review import review_sweep
+    from plugins.knowledge.sources import crawl_source
+    from plugins.knowledge.translate import translate_document
 
     return [
         # A runner drains its tenant's queue; the heartbeat, not the timeout, tells a dead one.
         JobSpec("knowledge.ingest", run_ingestion, timeout=6 * 3600, heartbeat=600, retries=3),
         JobSpec("knowledge.sweep", sweep, timeout=120, retries=1, cron="* * * * *", platform_wide=True),
         JobSpec("knowledge.embed_faqs", embed_faqs, timeout=600, retries=5),
+        JobSpec("knowledge.crawl", crawl_source, timeout=1800, heartbeat=300, retries=2),
+        JobSpec("knowledge.translate", translate_document, timeout=1800, heartbeat=300, retries=2),
+        JobSpec("knowledge.review", review_sweep, timeout=600, retries=2, cron="0 11 * * *", platform_wide=True),
     ]
 
 

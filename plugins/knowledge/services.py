@@ -75,6 +75,7 @@ EXTRACTION_MESSAGES = {
         "Indexed for text search, but the embedding model failed, so search by meaning is off for it: %(detail)s"
     ),
     "fetch_failed": N_("The page could not be fetched: %(detail)s"),
+    "translation_failed": N_("The translation failed: %(detail)s"),
 }
 MAX_TITLE = 300
 _SLUG_SAFE = re.compile(r"[^A-Za-z0-9._-]+")

@@ -252,10 +252,11 @@ def scanned_pdf() -> bytes:
 
 async def test_a_scanned_pdf_fails_with_a_reason(atendai_client, tenant):
     collection = await new_collection(tenant.tenant_id, "Contratos")
+    scan = scanned_pdf()
     response = await atendai_client.post(
         f"{API}/documents/upload",
         data={"collection_id": str(collection)},
-        files={"file": ("contrato-escaneado.pdf", scanned_pdf(), "application/pdf")},
+        files={"file": ("contrato-escaneado.pdf", scan, "application/pdf")},
         headers=tenant.headers,
     )
     assert response.status_code == 201, response.text
@@ -268,7 +269,7 @@ async def test_a_scanned_pdf_fails_with_a_reason(atendai_client, tenant):
     again = await atendai_client.post(
         f"{API}/documents/upload",
         data={"collection_id": str(collection)},
-        files={"file": ("copia.pdf", scanned_pdf(), "application/pdf")},
+        files={"file": ("copia.pdf", scan, "application/pdf")},
         headers={**tenant.headers, "Accept-Language": "pt-BR"},
     )
     assert again.status_code == 409
