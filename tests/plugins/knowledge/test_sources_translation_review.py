@@ -151,7 +151,9 @@ async def test_a_document_is_translated_into_a_linked_version(atendai_client, ma
         )
         await session.commit()
     await wait_indexed(handle.tenant_id, original.id)
-    openai_fake.script(FakeReply.say("# Exchanges\n\nYou may return it within 7 days.\n\n# Shipping\n\nShipping is free."))
+    openai_fake.script(
+        FakeReply.say("# Exchanges\n\nYou may return it within 7 days.\n\n# Shipping\n\nShipping is free.")
+    )
     response = await atendai_client.post(
         f"{API}/documents/{original.id}/translate",
         json={"language": "en", "collection_id": str(english)},
