@@ -45,11 +45,53 @@ QUESTION_HEADERS = ("question", "pergunta", "pregunta", "q")
 ANSWER_HEADERS = ("answer", "resposta", "respuesta", "a")
 
 
-def normalize_question(question: str) -> str:
-    """Lower case, no accents, no punctuation, single spaces: how questions are compared and counted."""
+ABBREVIATIONS = {
+    "vc": "voce",
+    "vcs": "voces",
+    "oce": "voce",
+    "pq": "porque",
+    "q": "que",
+    "oq": "o que",
+    "tb": "tambem",
+    "tbm": "tambem",
+    "pra": "para",
+    "pro": "para o",
+    "qdo": "quando",
+    "qnd": "quando",
+    "qto": "quanto",
+    "qtos": "quantos",
+    "qts": "quantos",
+    "hj": "hoje",
+    "msg": "mensagem",
+    "td": "tudo",
+    "tds": "todos",
+    "cmg": "comigo",
+    "ngm": "ninguem",
+    "dps": "depois",
+    "vdd": "verdade",
+    "obg": "obrigado",
+    "pfv": "por favor",
+    "pf": "por favor",
+    "mt": "muito",
+    "mto": "muito",
+    "nd": "nada",
+    "ta": "esta",
+    "fds": "fim de semana",
+}
+"""How Brazilians abbreviate on WhatsApp, expanded before a question is compared with the FAQ."""
+
+
+def normalize_question(question: str, *, expand: bool = False) -> str:
+    """Lower case, no accents, no punctuation, single spaces: how questions are compared and counted.
+
+    ``expand`` also spells out WhatsApp abbreviations (``vcs`` → ``voces``, ``pq`` → ``porque``).
+    """
     folded = unicodedata.normalize("NFKD", question.lower())
     folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^\w\s]", " ", folded).split())[:MAX_QUESTION]
+    words = re.sub(r"[^\w\s]", " ", folded).split()
+    if expand:
+        words = [ABBREVIATIONS.get(word, word) for word in words]
+    return " ".join(words)[:MAX_QUESTION]
 
 
 @dataclass(frozen=True)
@@ -279,7 +321,7 @@ class FaqService:
         """The approved entry that answers ``question`` directly, when one is at least the collection's threshold."""
         from kernel.sdk import database_capabilities
 
-        normalized = normalize_question(question)
+        normalized = normalize_question(question, expand=True)
         if len(normalized) < 3:
             return None
         collections = (
