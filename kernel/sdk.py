@@ -30,7 +30,9 @@ from kernel.errors import (
 from kernel.events.envelope import Event
 from kernel.i18n.catalogs import N_, gettext, ngettext
 from kernel.llm import OFFLINE_MARKER, ChatResult, ModelConfig, TokenUsage, ToolCallMade, current_gateway
+from kernel.storage import media_url
 from kernel.storage import tenant_key as tenant_storage_key
+from kernel.storage.images import ImageRefused, clean_image
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +48,7 @@ __all__ = [
     "Feature",
     "Forbidden",
     "Fragment",
+    "ImageRefused",
     "JobSpec",
     "KernelError",
     "LLMTool",
@@ -67,6 +70,7 @@ __all__ = [
     "ValidationFailed",
     "after_commit",
     "audit",
+    "clean_image",
     "current_gateway",
     "current_tenant_id",
     "database_capabilities",
@@ -75,6 +79,7 @@ __all__ = [
     "gettext",
     "hookimpl",
     "load_plugin_settings",
+    "media_url",
     "ngettext",
     "notify",
     "organization_model",

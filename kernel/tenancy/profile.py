@@ -15,10 +15,8 @@ day. An empty mapping means the organization publishes no hours, which counts as
 
 from __future__ import annotations
 
-import io
 import itertools
 import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +34,7 @@ from kernel.audit.service import record
 from kernel.errors import NotFound, ProviderError, ValidationFailed
 from kernel.i18n.catalogs import N_, SUPPORTED_LANGUAGES
 from kernel.storage import StorageError, current_storage, tenant_key
+from kernel.storage.images import IMAGE_FORMATS, clean_image
 from kernel.tenancy.models import Organization
 from kernel.tenancy.services import time_zones
 from kernel.web.theme import normalize_hex
@@ -79,7 +78,7 @@ LOGO_MAX_SIZE = 512
 """Logos are fitted within this many pixels on each side."""
 LOGO_MAX_PIXELS = 4000 * 4000
 """Larger images are refused before decoding: a small file can unpack into gigabytes (a decompression bomb)."""
-LOGO_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
+LOGO_FORMATS = IMAGE_FORMATS
 
 TEXT_FIELDS = ("about", "refund_policy", "privacy_policy")
 PROFILE_FIELDS = (
@@ -460,14 +459,13 @@ def _refuse_logo(message: str, **params: Any) -> ProfileInvalid:
     return ProfileInvalid([FieldProblem("logo", "invalid", message, params)])
 
 
-def _looks_like_svg(data: bytes, filename: str | None, content_type: str | None) -> bool:
-    head = data[:512].lstrip().lower()
-    return (
-        (content_type or "").lower().startswith("image/svg")
-        or (filename or "").lower().endswith((".svg", ".svgz"))
-        or head.startswith((b"<svg", b"<?xml"))
-        or b"<svg" in head
-    )
+_LOGO_REFUSALS = {
+    "empty": (N_("Choose an image file to upload."), {}),
+    "too_large": (N_("The logo can be at most %(size)s."), {"size": "2 MB"}),
+    "svg": (N_("SVG images are not accepted: upload the logo as PNG, JPEG, WebP or GIF."), {}),
+    "too_many_pixels": (N_("This image is too large: use one of at most 4000 by 4000 pixels."), {}),
+    "unreadable": (N_("This file is not an image we can read: upload a PNG, JPEG, WebP or GIF."), {}),
+}
 
 
 def prepare_logo(data: bytes, filename: str | None = None, content_type: str | None = None) -> bytes:
@@ -475,44 +473,23 @@ def prepare_logo(data: bytes, filename: str | None = None, content_type: str | N
 
     Refuses (with :class:`ProfileInvalid` on the field ``logo``) empty or over-large files, SVG
     (a script container, not a picture), anything Pillow cannot open as PNG, JPEG, WebP or GIF, and
-    images with more than :data:`LOGO_MAX_PIXELS` pixels. CPU-bound: call it in a worker thread.
+    images with more than :data:`LOGO_MAX_PIXELS` pixels (see :func:`kernel.storage.images.clean_image`).
+    CPU-bound: call it in a worker thread.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not data:
-        raise _refuse_logo(N_("Choose an image file to upload."))
-    if len(data) > LOGO_MAX_BYTES:
-        raise _refuse_logo(N_("The logo can be at most %(size)s."), size="2 MB")
-    if _looks_like_svg(data, filename, content_type):
-        raise _refuse_logo(N_("SVG images are not accepted: upload the logo as PNG, JPEG, WebP or GIF."))
-    try:
-        with warnings.catch_warnings():
-            # Pillow only warns about a possible decompression bomb below twice its limit: refuse those too.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # Only these decoders ever see the bytes: no exotic format parser is reachable from an upload.
-            with Image.open(io.BytesIO(data), formats=sorted(LOGO_FORMATS)) as image:
-                if image.width * image.height > LOGO_MAX_PIXELS:
-                    raise _refuse_logo(N_("This image is too large: use one of at most 4000 by 4000 pixels."))
-                if image.format == "JPEG":
-                    image.draft("RGB", (LOGO_MAX_SIZE * 2, LOGO_MAX_SIZE * 2))  # decode photos at a reduced scale
-                image.seek(0)  # the first frame of an animation
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-                picture = upright.convert("RGBA" if has_alpha else "RGB")
-    except ProfileInvalid:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _refuse_logo(N_("This file is not an image we can read: upload a PNG, JPEG, WebP or GIF.")) from None
-    except (OSError, ValueError, SyntaxError, EOFError):
-        # Truncated or corrupt files surface as any of these from Pillow's decoders.
-        raise _refuse_logo(N_("This file is not an image we can read: upload a PNG, JPEG, WebP or GIF.")) from None
-    picture.thumbnail((LOGO_MAX_SIZE, LOGO_MAX_SIZE), Image.Resampling.LANCZOS)
-    # A fresh image carries pixels only: no EXIF (camera, GPS), no text chunks, no colour profile.
-    clean = Image.frombytes(picture.mode, picture.size, picture.tobytes())
-    output = io.BytesIO()
-    clean.save(output, format="PNG", optimize=True)
-    return output.getvalue()
+    def refuse(reason: str) -> ProfileInvalid:
+        message, params = _LOGO_REFUSALS[reason]
+        return _refuse_logo(message, **params)
+
+    return clean_image(
+        data,
+        max_bytes=LOGO_MAX_BYTES,
+        max_side=LOGO_MAX_SIZE,
+        max_pixels=LOGO_MAX_PIXELS,
+        filename=filename,
+        content_type=content_type,
+        refuse=refuse,
+    )
 
 
 async def change_logo(

@@ -928,11 +928,15 @@ class ProductOut(msgspec.Struct):
     stock: int | None
     attributes: dict[str, Any]
     images: list[str]
+    """Storage keys; ``image_urls`` are where a browser fetches them."""
+    image_urls: list[str]
     active: bool
     updated_at: datetime
 
     @classmethod
     def of(cls, p: Product) -> ProductOut:
+        from kernel.sdk import media_url
+
         return cls(
             id=p.id,
             name=p.name,
@@ -943,6 +947,7 @@ class ProductOut(msgspec.Struct):
             stock=p.stock,
             attributes=dict(p.attributes or {}),
             images=list(p.images or []),
+            image_urls=[media_url(key) for key in p.images or []],
             active=p.active,
             updated_at=p.updated_at,
         )
@@ -951,6 +956,11 @@ class ProductOut(msgspec.Struct):
 class ProductPage(msgspec.Struct):
     items: list[ProductOut]
     total: int
+
+
+@dataclass
+class ImageUpload:
+    file: UploadFile
 
 
 class ProductsController(Controller):
@@ -1005,6 +1015,29 @@ class ProductsController(Controller):
         self, db_session: NamedDependency[AsyncSession], product_id: FromPath[UUID], data: JSONBody[ProductPatch]
     ) -> ProductOut:
         return ProductOut.of(await ProductService(db_session).update(product_id, **data.changes()))
+
+    @post(
+        "/{product_id:uuid}/images",
+        opt=PRODUCT_WRITE,
+        summary="Add a picture (multipart field file: PNG, JPEG, WebP or GIF, at most 8 MB)",
+        request_max_body_size=9 * 1024 * 1024,
+    )
+    async def add_product_image(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        product_id: FromPath[UUID],
+        data: Annotated[ImageUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> ProductOut:
+        product = await ProductService(db_session).add_image(
+            product_id, await data.file.read(), filename=data.file.filename, content_type=data.file.content_type
+        )
+        return ProductOut.of(product)
+
+    @delete("/{product_id:uuid}/images", opt=PRODUCT_WRITE, summary="Remove a picture (by its storage key)")
+    async def remove_product_image(
+        self, db_session: NamedDependency[AsyncSession], product_id: FromPath[UUID], key: FromQuery[str]
+    ) -> None:
+        await ProductService(db_session).remove_image(product_id, key)
 
     @delete("/{product_id:uuid}", opt=PRODUCT_WRITE, summary="Delete a product")
     async def delete_product(self, db_session: NamedDependency[AsyncSession], product_id: FromPath[UUID]) -> None:

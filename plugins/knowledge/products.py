@@ -19,7 +19,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kernel.sdk import Conflict, NotFound, ValidationFailed, audit, emit
+from kernel.sdk import N_, Conflict, NotFound, ValidationFailed, audit, emit
 from plugins.knowledge.csvfiles import read_dicts
 from plugins.knowledge.events import PRODUCT_UPDATED, ProductChanged
 from plugins.knowledge.models import Document, Product, ProductDocument
@@ -28,6 +28,14 @@ __all__ = ["CSV_COLUMNS", "ProductImport", "ProductService", "format_price", "pa
 
 CSV_COLUMNS = ("sku", "name", "description", "price", "currency", "stock", "active", "attributes")
 MAX_IMPORT_ROWS = 10000
+MAX_IMAGES = 20
+IMAGE_REFUSALS = {
+    "empty": N_("Choose an image file to upload."),
+    "too_large": N_("A product image can be at most 8 MB."),
+    "svg": N_("SVG images are not accepted: upload PNG, JPEG, WebP or GIF."),
+    "too_many_pixels": N_("This image is too large: use one of at most 4000 by 4000 pixels."),
+    "unreadable": N_("This file is not an image we can read: upload a PNG, JPEG, WebP or GIF."),
+}
 CURRENCIES = ("BRL", "USD", "EUR", "ARS", "CLP", "COP", "MXN", "PEN", "UYU", "PYG", "BOB")
 
 
@@ -260,6 +268,52 @@ class ProductService:
         )
         await self.session.delete(product)
         await self.session.flush()
+
+    async def add_image(
+        self, product_id: UUID, data: bytes, *, filename: str | None = None, content_type: str | None = None
+    ) -> Product:
+        """Store a picture of the product (cleaned to a PNG within 1200 px, public so channels can send it)."""
+        import asyncio
+
+        from kernel.sdk import ImageRefused, clean_image, require_tenant_id, storage, tenant_storage_key
+
+        product = await self.get(product_id)
+        if len(product.images or []) >= MAX_IMAGES:
+            raise ValidationFailed(
+                "A product has at most %(count)d images.",
+                errors=[{"field": "file", "message": "too many"}],
+                count=MAX_IMAGES,
+            )
+        try:
+            png = await asyncio.to_thread(
+                clean_image,
+                data,
+                max_bytes=8 * 1024 * 1024,
+                max_side=1200,
+                filename=filename,
+                content_type=content_type,
+            )
+        except ImageRefused as refused:
+            raise ValidationFailed(
+                IMAGE_REFUSALS.get(refused.reason, IMAGE_REFUSALS["unreadable"]),
+                errors=[{"field": "file", "message": refused.reason}],
+            ) from None
+        key = tenant_storage_key(require_tenant_id(), "products/image.png", png, visibility="public")
+        await storage().put(key, png, "image/png")
+        if key not in (product.images or []):
+            product.images = [*(product.images or []), key]
+        await self.session.flush()
+        await emit(self.session, PRODUCT_UPDATED, _changed(product))
+        return product
+
+    async def remove_image(self, product_id: UUID, key: str) -> Product:
+        product = await self.get(product_id)
+        if key not in (product.images or []):
+            raise NotFound("That image is not one of the product's.")
+        product.images = [image for image in product.images if image != key]
+        await self.session.flush()
+        await emit(self.session, PRODUCT_UPDATED, _changed(product))
+        return product
 
     async def search(self, query: str | None = None, *, sku: str | None = None, limit: int = 5) -> list[Product]:
         """Active products for a customer's question: the SKU exactly, else full text, else a close name."""

@@ -233,3 +233,75 @@ async def test_one_tenants_backlog_does_not_starve_another(make_tenant):
     assert waiting > 0, "the busy tenant's backlog was still being worked on"
     for document_id in backlog:
         await wait_indexed(busy.tenant_id, document_id, timeout=120)
+
+
+async def test_product_pictures_are_cleaned_public_and_svg_is_refused(atendai_client, tenant):
+    from PIL import Image
+
+    product = (
+        await atendai_client.post(f"{API}/products", json={"name": "Caneca azul"}, headers=tenant.headers)
+    ).json()
+    photo = io.BytesIO()
+    Image.new("RGB", (2400, 1600), "navy").save(photo, format="JPEG")
+    added = await atendai_client.post(
+        f"{API}/products/{product['id']}/images",
+        files={"file": ("caneca.jpg", photo.getvalue(), "image/jpeg")},
+        headers=tenant.headers,
+    )
+    assert added.status_code == 201, added.text
+    url = added.json()["image_urls"][0]
+    picture = await atendai_client.get(url)
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(picture.content)) as stored:
+        assert max(stored.size) == 1200
+    svg = await atendai_client.post(
+        f"{API}/products/{product['id']}/images",
+        files={"file": ("logo.svg", b"<svg xmlns='http://www.w3.org/2000/svg'><script/></svg>", "image/svg+xml")},
+        headers={**tenant.headers, "Accept-Language": "pt-BR"},
+    )
+    assert svg.status_code == 422 and svg.json()["errors"][0]["message"] == "svg"
+    key = added.json()["images"][0]
+    removed = await atendai_client.delete(
+        f"{API}/products/{product['id']}/images", params={"key": key}, headers=tenant.headers
+    )
+    assert removed.status_code == 204
+
+
+async def test_the_plan_limits_documents_and_search_by_meaning(atendai_client, atendai_kernel, make_tenant):
+    from kernel.tenancy.models import Organization, Plan
+
+    handle = await make_tenant(seed=False)
+    async with atendai_kernel.db.session() as session:
+        from kernel.db.session import set_session_scope
+
+        await set_session_scope(session, platform=True)
+        plan = Plan(
+            code=f"tiny-{handle.slug}",
+            name="Tiny",
+            allowed_plugins=None,
+            features={"knowledge.documents": 1, "knowledge.embeddings": False},
+        )
+        session.add(plan)
+        await session.flush()
+        organization = await session.get(Organization, handle.tenant_id)
+        organization.plan_id = plan.id
+        await session.commit()
+    collection = await collection_of(handle.tenant_id, "Limitada")
+    first = await atendai_client.post(
+        f"{API}/documents",
+        json={"collection_id": str(collection), "title": "Um", "body": "texto"},
+        headers=handle.headers,
+    )
+    assert first.status_code == 201
+    second = await atendai_client.post(
+        f"{API}/documents",
+        json={"collection_id": str(collection), "title": "Dois", "body": "texto"},
+        headers=handle.headers,
+    )
+    assert second.status_code == 429 and second.headers["content-type"].startswith("application/problem+json")
+    meaning = await atendai_client.post(
+        f"{API}/collections",
+        json={"name": "Com vetores", "embedding_provider": "openai", "embedding_model": "text-embedding-3-small"},
+        headers=handle.headers,
+    )
+    assert meaning.status_code == 403 and meaning.json()["errors"][0]["field"] == "embedding_model"
