@@ -163,7 +163,27 @@ async def sweep(ctx: Any) -> dict[str, int]:
             slots = await _parallel_slots(session)
         await start_runners(row.tenant_id, min(slots, row.n))
     crawls = await _start_due_crawls(now)
-    return {"requeued": len(requeued), "tenants": len(waiting), "crawls": crawls}
+    translations = await _restart_lost_translations(now)
+    return {"requeued": len(requeued), "tenants": len(waiting), "crawls": crawls, "translations": translations}
+
+
+async def _restart_lost_translations(now: datetime) -> int:
+    """Translations whose job never started or died: queued again (the job key keeps one at a time)."""
+    from kernel.sdk import enqueue, platform_session
+    from plugins.knowledge.translate import TRANSLATE_JOB
+
+    async with platform_session() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT tenant_id, id FROM knowledge_documents WHERE status = 'translating' AND updated_at < :stale"
+                ),
+                {"stale": now - STALE_PROCESSING},
+            )
+        ).all()
+    for row in rows:
+        await enqueue(TRANSLATE_JOB, tenant_id=row.tenant_id, key=f"{TRANSLATE_JOB}:{row.id}", document_id=str(row.id))
+    return len(rows)
 
 
 async def _start_due_crawls(now: datetime) -> int:

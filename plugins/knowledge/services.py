@@ -1,8 +1,9 @@
 """Business rules for collections, categories, documents and their versions. No HTTP here: the API,
 the pages, the tools, the jobs and the CLI call these. FAQ pairs and products have their own modules.
 
-Other plugins (agents) use :func:`search_for_agent`, :func:`answer_from_faq` and
-:func:`record_unanswered` through this module, as their ``depends`` allows.
+Other plugins (the agents) use this module, as their ``depends`` allows: :func:`search` (with
+``for_agents=True``: only collections open to agents), :class:`FaqService` (``match`` gives the entry
+that answers a question directly) and :func:`record_unanswered` (a question nothing answered).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from plugins.knowledge.events import (
     DOCUMENT_UPDATED,
     DocumentChanged,
 )
+from plugins.knowledge.faq import FaqMatch, FaqService, record_unanswered
 from plugins.knowledge.ingest import _count_terms, queue_ingestion
 from plugins.knowledge.models import Category, Chunk, Collection, Document, DocumentVersion
+from plugins.knowledge.search import Hit, SearchResult, search
 
 __all__ = [
     "EXTRACTION_MESSAGES",
@@ -46,7 +49,13 @@ __all__ = [
     "CollectionService",
     "DocumentFilters",
     "DocumentService",
+    "FaqMatch",
+    "FaqService",
+    "Hit",
+    "SearchResult",
     "error_message",
+    "record_unanswered",
+    "search",
 ]
 
 LANGUAGES = ("pt", "en", "es")

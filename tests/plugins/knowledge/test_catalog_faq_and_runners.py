@@ -305,3 +305,34 @@ async def test_the_plan_limits_documents_and_search_by_meaning(atendai_client, a
         headers=handle.headers,
     )
     assert meaning.status_code == 403 and meaning.json()["errors"][0]["field"] == "embedding_model"
+
+
+async def test_the_sweep_requeues_a_document_whose_runner_died(tenant):
+    from sqlalchemy import text
+
+    from plugins.knowledge.ingest import sweep
+
+    collection = await collection_of(tenant.tenant_id, "Varredura")
+    async with tenant_session(tenant.tenant_id) as session:
+        document = await DocumentService(session).create_text(collection, "Órfão", "Um runner morreu aqui.")
+        await session.commit()
+    await wait_indexed(tenant.tenant_id, document.id)
+    async with tenant_session(tenant.tenant_id) as session:
+        await session.execute(
+            text(
+                "UPDATE knowledge_documents SET status = 'processing', updated_at = now() - interval '1 hour' "
+                "WHERE id = :id"
+            ),
+            {"id": document.id},
+        )
+        await session.commit()
+    report = await sweep(None)
+    assert report["requeued"] >= 1
+    async with tenant_session(tenant.tenant_id) as session:
+        await session.execute(
+            text("UPDATE knowledge_documents SET updated_at = now() - interval '1 minute' WHERE id = :id"),
+            {"id": document.id},
+        )
+        await session.commit()
+    await sweep(None)  # the document waited past the threshold: its tenant's runners are started
+    assert (await wait_indexed(tenant.tenant_id, document.id)).status == "ready"
