@@ -161,7 +161,12 @@ async def test_reingesting_embeds_only_what_changed(embedding_tenant, openai_fak
     openai_fake.reset()
     tenant_id = embedding_tenant.tenant_id
     collection = await new_collection(
-        tenant_id, "Com embeddings", embedding_provider="openai", embedding_model=EMBEDDING_MODEL, chunk_size=200, chunk_overlap=0
+        tenant_id,
+        "Com embeddings",
+        embedding_provider="openai",
+        embedding_model=EMBEDDING_MODEL,
+        chunk_size=200,
+        chunk_overlap=0,
     )
     sections = [
         "# Pagamento\n\nAceitamos PIX, boleto e cartão de crédito em até 10 vezes sem juros para compras acima de cem reais.",
