@@ -336,3 +336,41 @@ async def test_the_sweep_requeues_a_document_whose_runner_died(tenant):
         await session.commit()
     await sweep(None)  # the document waited past the threshold: its tenant's runners are started
     assert (await wait_indexed(tenant.tenant_id, document.id)).status == "ready"
+
+
+async def test_an_integration_reads_and_edits_with_an_api_token_of_its_scope(atendai_client, tenant):
+    collection = await collection_of(tenant.tenant_id, "Integração")
+
+    async def token(*permissions: str) -> dict[str, str]:
+        made = await atendai_client.post(
+            "/api/v1/api-tokens", json={"name": "ERP", "permissions": list(permissions)}, headers=tenant.headers
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['token']}"}
+
+    writer = await token("knowledge.document.read", "knowledge.document.write", "knowledge.product.write")
+    reader = await token("knowledge.document.read")
+    written = await atendai_client.post(
+        f"{API}/documents",
+        json={"collection_id": str(collection), "title": "Tabela de frete", "body": "Frete fixo de R$ 15."},
+        headers=writer,
+    )
+    assert written.status_code == 201, written.text
+    document_id = written.json()["id"]
+    assert (await atendai_client.get(f"{API}/documents/{document_id}", headers=reader)).status_code == 200
+    refused = await atendai_client.patch(f"{API}/documents/{document_id}", json={"title": "X"}, headers=reader)
+    assert refused.status_code == 403
+    edited = await atendai_client.patch(
+        f"{API}/documents/{document_id}", json={"body": "Frete fixo de R$ 12.", "expected_version": 1}, headers=writer
+    )
+    assert edited.status_code == 200 and edited.json()["version"] == 2
+    stale = await atendai_client.patch(
+        f"{API}/documents/{document_id}", json={"body": "Outro", "expected_version": 1}, headers=writer
+    )
+    assert stale.status_code == 409
+    versions = (await atendai_client.get(f"{API}/documents/{document_id}/versions", headers=reader)).json()
+    assert [v["version"] for v in versions] == [2, 1]
+    product = await atendai_client.post(
+        f"{API}/products", json={"name": "Frete expresso", "price_cents": 2500}, headers=writer
+    )
+    assert product.status_code == 201
