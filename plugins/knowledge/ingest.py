@@ -17,6 +17,7 @@ sweep every minute starts runners for documents left waiting and requeues docume
 from __future__ import annotations
 
 import asyncio
+import json
 import mimetypes
 from collections import defaultdict
 from dataclasses import dataclass
@@ -359,11 +360,23 @@ async def apply_chunks(
     if vanished:
         await _count_terms(session, collection, vanished, sign=-1)
         await session.execute(delete(Chunk).where(Chunk.id.in_(vanished)))
-    for chunk_id, chunk in keep:
+    if keep:
+        # One executemany for every kept row: their text (and so their vector) did not change.
         await session.execute(
-            update(Chunk)
-            .where(Chunk.id == chunk_id)
-            .values(ordinal=chunk.ordinal, page=chunk.page, category_id=document.category_id, meta=document.meta)
+            text(
+                "UPDATE knowledge_chunks SET ordinal = :ordinal, page = :page, category_id = :category, "
+                "meta = CAST(:meta AS jsonb) WHERE id = :id"
+            ),
+            [
+                {
+                    "id": chunk_id,
+                    "ordinal": chunk.ordinal,
+                    "page": chunk.page,
+                    "category": document.category_id,
+                    "meta": json.dumps(document.meta or {}),
+                }
+                for chunk_id, chunk in keep
+            ],
         )
     rows = [
         Chunk(
@@ -482,14 +495,16 @@ async def embed_missing(tenant_id: UUID, collection: Collection, document_id: UU
                     got=dims,
                     want=fixed,
                 )
-            for row, vector in zip(batch, vectors, strict=True):
-                await session.execute(
-                    text(
-                        "UPDATE knowledge_chunks SET embedding = CAST(:vector AS vector), embedding_dims = :dims "
-                        "WHERE id = :id"
-                    ),
-                    {"vector": vector_literal(vector), "dims": dims, "id": row.id},
-                )
+            await session.execute(
+                text(
+                    "UPDATE knowledge_chunks SET embedding = CAST(:vector AS vector), embedding_dims = :dims "
+                    "WHERE id = :id"
+                ),
+                [
+                    {"vector": vector_literal(vector), "dims": dims, "id": row.id}
+                    for row, vector in zip(batch, vectors, strict=True)
+                ],
+            )
             done += len(batch)
             embedded_now = len(total) - len(pending) + done
             await session.execute(
