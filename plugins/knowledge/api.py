@@ -766,6 +766,16 @@ class ImportOut(msgspec.Struct):
     updated: int
     skipped: int
     errors: list[dict[str, Any]]
+    """``{"line": n, "message": ...}`` for each refused line, in the caller's language."""
+
+
+def _lines(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from kernel.sdk import gettext
+
+    return [
+        {"line": error["line"], "message": gettext(error["message"], **dict(error.get("params") or {}))}
+        for error in errors
+    ]
 
 
 class SuggestedOut(msgspec.Struct):
@@ -839,7 +849,7 @@ class FaqController(Controller):
         if data.collection_id is None:
             raise ValidationFailed("Choose a collection.", errors=[{"field": "collection_id", "message": "required"}])
         result = await FaqService(db_session, _actor(request)).import_csv(data.collection_id, await data.file.read())
-        return ImportOut(created=result.created, updated=0, skipped=result.skipped, errors=result.errors)
+        return ImportOut(created=result.created, updated=0, skipped=result.skipped, errors=_lines(result.errors))
 
     @post("/suggestions", opt=FAQ_WRITE, summary="Turn unanswered customer questions into suggestions")
     async def suggest_from_unanswered(
@@ -1004,7 +1014,7 @@ class ProductsController(Controller):
         data: Annotated[CsvUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> ImportOut:
         result = await ProductService(db_session).import_csv(await data.file.read())
-        return ImportOut(created=result.created, updated=result.updated, skipped=0, errors=result.errors)
+        return ImportOut(created=result.created, updated=result.updated, skipped=0, errors=_lines(result.errors))
 
     @get("/{product_id:uuid}", opt=PRODUCT_READ, summary="Read a product")
     async def get_product(self, db_session: NamedDependency[AsyncSession], product_id: FromPath[UUID]) -> ProductOut:

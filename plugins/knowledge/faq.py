@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
-from kernel.sdk import NotFound, ValidationFailed, audit
+from kernel.sdk import N_, NotFound, ValidationFailed, audit
 from plugins.knowledge.csvfiles import read_rows
 from plugins.knowledge.models import Collection, Document, Faq, UnansweredQuestion
 
@@ -243,8 +243,13 @@ class FaqService:
         if decision not in ("approved", "rejected"):
             raise ValidationFailed("Approve or reject.", errors=[{"field": "decision", "message": "invalid"}])
         faq = await self.get(faq_id)
-        if question is not None:
+        if question is not None and _question(question) != faq.question:
             faq.question = _question(question)
+            faq.embedding_dims = None
+            await self._clear_vector(faq.id)
+            collection = await self.session.get(Collection, faq.collection_id)
+            if collection is not None:
+                await _embed_later(self.session, collection)
         if answer is not None:
             faq.answer = answer.strip()
         if decision == "approved" and not faq.answer:
@@ -301,7 +306,9 @@ class FaqService:
             question = row[q_index].strip() if len(row) > q_index else ""
             answer = row[a_index].strip() if len(row) > a_index else ""
             if not question or not answer:
-                errors.append({"line": number, "message": "question and answer are both needed"})
+                errors.append(
+                    {"line": number, "message": N_("The line needs both a question and an answer."), "params": {}}
+                )
                 continue
             if normalize_question(question) in existing:
                 skipped += 1
@@ -311,7 +318,7 @@ class FaqService:
                     collection_id, question, answer, status="approved" if approve else "suggested", origin="csv"
                 )
             except ValidationFailed as failure:
-                errors.append({"line": number, "message": failure.detail})
+                errors.append({"line": number, "message": failure.detail, "params": dict(failure.params)})
                 continue
             existing.add(normalize_question(question))
             created += 1

@@ -34,7 +34,7 @@ from sqlalchemy.types import Uuid
 from plugins.knowledge.chunking import Chunk as PlannedChunk
 from plugins.knowledge.chunking import chunk_blocks
 from plugins.knowledge.events import DOCUMENT_INDEXED, DocumentIndexed
-from plugins.knowledge.extraction import Block, ExtractionFailed, extract, extract_markdown
+from plugins.knowledge.extraction import Block, Extracted, ExtractionFailed, extract, extract_markdown
 from plugins.knowledge.models import Chunk, Collection, Document
 from plugins.knowledge.search import vector_literal
 
@@ -47,6 +47,7 @@ __all__ = [
     "queue_ingestion",
     "run_ingestion",
     "sweep",
+    "title_from_filename",
 ]
 
 log = structlog.get_logger("plugins.knowledge.ingest")
@@ -213,19 +214,25 @@ def blocks_to_markdown(blocks: list[Block]) -> str:
     return "\n\n".join(parts)
 
 
-async def _blocks(document: Document) -> list[Block]:
+async def _extract(document: Document) -> Extracted:
     from kernel.sdk import storage
 
     if document.kind == "editor" or not document.storage_key:
-        return extract_markdown(document.body).blocks
+        return extract_markdown(document.body)
     data = await storage().get(document.storage_key)
     filename = document.filename or "document"
     content_type = document.content_type
     if document.kind == "url" and "." not in filename.rsplit("/", 1)[-1]:
         filename += mimetypes.guess_extension((content_type or "text/html").split(";")[0].strip()) or ".html"
     # Extraction is CPU-bound (PDF parsing): off the event loop, so the process keeps serving.
-    extracted = await asyncio.to_thread(extract, data, filename=filename, content_type=content_type)
-    return extracted.blocks
+    return await asyncio.to_thread(extract, data, filename=filename, content_type=content_type)
+
+
+def title_from_filename(filename: str | None) -> str:
+    """The title an upload gets when none is given: the file's name without extension, spaced."""
+    name = (filename or "").strip()
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem.replace("_", " ").replace("-", " ").strip() or name
 
 
 async def _set_status(tenant_id: UUID, document_id: UUID, version: int, **values: Any) -> bool:
@@ -271,7 +278,8 @@ async def ingest_document(tenant_id: UUID, document_id: UUID) -> IngestReport:
         session.expunge_all()
 
     try:
-        blocks = await _blocks(document)
+        extracted = await _extract(document)
+        blocks = extracted.blocks
         if not any(block.text.strip() for block in blocks):
             raise ExtractionFailed("no_text")
         planned = chunk_blocks(blocks, size=collection.chunk_size, overlap=collection.chunk_overlap)
@@ -298,6 +306,8 @@ async def ingest_document(tenant_id: UUID, document_id: UUID) -> IngestReport:
         kept, added, removed = await apply_chunks(session, locked, collection, planned)
         if locked.kind != "editor":
             locked.body = blocks_to_markdown(blocks)
+        if locked.kind == "file" and extracted.title and locked.title == title_from_filename(locked.filename):
+            locked.title = extracted.title[:300]  # the file's own title beats one made from its name
         locked.chunk_count = len(planned)
         locked.progress = 40
         await session.commit()

@@ -22,8 +22,63 @@ from kernel.sdk import (
 @hookimpl
 def register_routes(kernel: Any) -> Routes:
     from plugins.knowledge.api import API
+    from plugins.knowledge.views import PAGES
 
-    return Routes(api=API)
+    return Routes(api=API, pages=PAGES)
+
+
+@hookimpl
+def register_nav(kernel: Any) -> list[Any]:
+    from kernel.sdk import N_, NavItem
+
+    return [
+        NavItem(
+            "knowledge.documents",
+            N_("Knowledge"),
+            "/app/knowledge/documents",
+            icon="book-open",
+            section="service",
+            order=50,
+            permission="knowledge.document.read",
+        ),
+        NavItem(
+            "knowledge.faq",
+            N_("FAQ"),
+            "/app/knowledge/faq",
+            icon="circle-help",
+            section="service",
+            order=55,
+            permission="knowledge.faq.read",
+        ),
+        NavItem(
+            "knowledge.products",
+            N_("Products"),
+            "/app/knowledge/products",
+            icon="package",
+            section="sales",
+            order=50,
+            permission="knowledge.product.read",
+        ),
+    ]
+
+
+@hookimpl
+def register_onboarding_steps(kernel: Any) -> list[Any]:
+    from kernel.sdk import N_, OnboardingStep
+    from plugins.knowledge.services import added_knowledge
+
+    return [
+        OnboardingStep(
+            "knowledge.first_document",
+            N_("Add knowledge"),
+            "/app/knowledge/documents?upload=1",
+            added_knowledge,
+            N_("Upload the files your team already uses, or write a document: your AI agents answer from them."),
+            icon="book-open",
+            order=40,
+            permission="knowledge.document.write",
+        )
+    ]
 
 
 @hookimpl

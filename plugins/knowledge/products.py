@@ -363,7 +363,9 @@ class ProductService:
         errors: list[dict[str, Any]] = []
         for number, raw in enumerate(reader, start=2):
             if number - 1 > MAX_IMPORT_ROWS:
-                errors.append({"line": number, "message": "too many rows"})
+                errors.append(
+                    {"line": number, "message": N_("Too many rows: import the rest in another file."), "params": {}}
+                )
                 break
             row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items() if k}
             if not any(row.values()):
@@ -399,9 +401,11 @@ class ProductService:
                         await self.update(existing.id, **values)
                         updated += 1
             except (ValidationFailed, Conflict) as failure:
-                errors.append({"line": number, "message": failure.detail})
+                errors.append({"line": number, "message": failure.detail, "params": dict(failure.params)})
             except ValueError:
-                errors.append({"line": number, "message": "stock or attributes could not be read"})
+                errors.append(
+                    {"line": number, "message": N_("The stock or the attributes could not be read."), "params": {}}
+                )
         return ProductImport(created=created, updated=updated, errors=errors)
 
     async def export_csv(self) -> str:

@@ -37,7 +37,7 @@ from plugins.knowledge.events import (
     DocumentChanged,
 )
 from plugins.knowledge.faq import FaqMatch, FaqService, record_unanswered
-from plugins.knowledge.ingest import _count_terms, queue_ingestion
+from plugins.knowledge.ingest import _count_terms, queue_ingestion, title_from_filename
 from plugins.knowledge.models import Category, Chunk, Collection, Document, DocumentVersion
 from plugins.knowledge.search import Hit, SearchResult, search
 
@@ -53,6 +53,7 @@ __all__ = [
     "FaqService",
     "Hit",
     "SearchResult",
+    "added_knowledge",
     "error_message",
     "record_unanswered",
     "search",
@@ -344,18 +345,21 @@ class CategoryService:
             raise NotFound("Category not found.")
         return found
 
-    async def create(self, collection_id: UUID, name: str, description: str = "") -> Category:
-        await CollectionService(self.session).get(collection_id)
-        name = _required(name, "name", 120)
-        exists = await self.session.execute(
-            select(Category.id).where(
-                Category.collection_id == collection_id, func.lower(Category.name) == name.lower()
-            )
+    async def _unique_name(self, collection_id: UUID, name: str, exclude: UUID | None = None) -> None:
+        statement = select(Category.id).where(
+            Category.collection_id == collection_id, func.lower(Category.name) == name.lower()
         )
-        if exists.first():
+        if exclude is not None:
+            statement = statement.where(Category.id != exclude)
+        if (await self.session.execute(statement)).first():
             raise Conflict(
                 "A category named %(name)s already exists.", errors=[{"field": "name", "message": "taken"}], name=name
             )
+
+    async def create(self, collection_id: UUID, name: str, description: str = "") -> Category:
+        await CollectionService(self.session).get(collection_id)
+        name = _required(name, "name", 120)
+        await self._unique_name(collection_id, name)
         category = Category(collection_id=collection_id, name=name, description=description.strip())
         self.session.add(category)
         await self.session.flush()
@@ -363,7 +367,9 @@ class CategoryService:
 
     async def rename(self, category_id: UUID, name: str, description: str | None = None) -> Category:
         category = await self.get(category_id)
-        category.name = _required(name, "name", 120)
+        name = _required(name, "name", 120)
+        await self._unique_name(category.collection_id, name, exclude=category.id)
+        category.name = name
         if description is not None:
             category.description = description.strip()
         await self.session.flush()
@@ -374,6 +380,16 @@ class CategoryService:
         await self.session.execute(update(Chunk).where(Chunk.category_id == category_id).values(category_id=None))
         await self.session.delete(category)
         await self.session.flush()
+
+
+async def added_knowledge(session: AsyncSession) -> bool:
+    """The onboarding step: the organization added knowledge of its own.
+
+    The demo's sample documents are written by nobody (``created_by`` is empty) and are never files
+    or imported pages, so a document that someone wrote, or any upload or import, ticks the step.
+    """
+    statement = select(Document.id).where(or_(Document.created_by.is_not(None), Document.kind != "editor")).limit(1)
+    return (await session.execute(statement)).first() is not None
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -619,10 +635,9 @@ class DocumentService:
         safe_name = _SLUG_SAFE.sub("-", filename).strip("-") or "document" + extension
         key = tenant_storage_key(require_tenant_id(), f"knowledge/{safe_name}", data)
         await storage().put(key, data, content_type or UPLOAD_TYPES[extension])
-        stem = filename.rsplit(".", 1)[0] if "." in filename else filename
         return await self._new(
             collection_id,
-            title=_required(title or stem.replace("_", " ").replace("-", " ").strip() or filename, "title", MAX_TITLE),
+            title=_required(title or title_from_filename(filename), "title", MAX_TITLE),
             kind="file",
             filename=filename,
             content_type=content_type or UPLOAD_TYPES[extension],
@@ -732,8 +747,6 @@ class DocumentService:
         if review_at is not ...:
             document.review_at = review_at  # type: ignore[assignment]
             document.review_notified_at = None
-        if title is not None and document.title != before["title"]:
-            reindex = True  # titles are part of every passage's text
         document.updated_by = self.actor_id
         if text_changed:
             document.version += 1

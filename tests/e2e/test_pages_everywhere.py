@@ -25,6 +25,13 @@ TENANT_PAGES = (
     "/app/-/styleguide",
     "/app/-/welcome",
     "/app/example/",
+    "/app/knowledge/",
+    "/app/knowledge/documents",
+    "/app/knowledge/documents/new",
+    "/app/knowledge/faq",
+    "/app/knowledge/products",
+    "/app/knowledge/products/new",
+    "/app/knowledge/search",
 )
 PLATFORM_PAGES = (
     "/app/-/platform/",
@@ -87,10 +94,14 @@ async def test_every_organization_page_fits(open_page, base_url, make_tenant, sc
     await choose_language(page, language)
     role = await page.request.get(f"{base_url}/api/v1/roles/")
     custom = next(r["id"] for r in await role.json() if not r["is_system"])
+    documents = await (await page.request.get(f"{base_url}/api/v1/knowledge/documents/")).json()
+    products = await (await page.request.get(f"{base_url}/api/v1/knowledge/products/")).json()
     details = (
         f"/app/-/users/{tenant.admin_user_id}",
         f"/app/-/roles/{custom}",
         "/app/-/modules/example/settings",
+        f"/app/knowledge/documents/{documents['items'][0]['id']}",
+        f"/app/knowledge/products/{products['items'][0]['id']}",
     )
     await visit_all(page, base_url, TENANT_PAGES + details, language, f"{viewport['width']}", screenshot_path)
 

@@ -19,7 +19,13 @@ async def checklist(client, tenant) -> dict[str, bool]:
 async def test_a_new_organization_starts_with_every_step_to_do(atendai_client, make_tenant):
     tenant = await make_tenant(seed=False)
     steps = await checklist(atendai_client, tenant)
-    assert steps == {"kernel.company": False, "kernel.ai": False, "example.first_note": False, "kernel.team": False}
+    assert steps == {
+        "kernel.company": False,
+        "kernel.ai": False,
+        "knowledge.first_document": False,
+        "example.first_note": False,
+        "kernel.team": False,
+    }
 
 
 async def test_steps_tick_themselves_when_the_work_is_done(atendai_client, atendai_kernel, make_tenant):
@@ -37,9 +43,17 @@ async def test_steps_tick_themselves_when_the_work_is_done(atendai_client, atend
         "/api/v1/example/notes/", json={"title": "Horário de Natal", "body": "Abrimos às 7h."}, headers=tenant.headers
     )
     assert note.status_code in (200, 201), note.text
+    collections = (await atendai_client.get("/api/v1/knowledge/collections/", headers=tenant.headers)).json()
+    document = await atendai_client.post(
+        "/api/v1/knowledge/documents/",
+        json={"collection_id": collections[0]["id"], "title": "Cardápio", "body": "Pão de fermentação natural."},
+        headers=tenant.headers,
+    )
+    assert document.status_code == 201, document.text
     assert await checklist(atendai_client, tenant) == {
         "kernel.company": True,
         "kernel.ai": True,
+        "knowledge.first_document": True,
         "example.first_note": True,
         "kernel.team": True,
     }
@@ -50,14 +64,14 @@ async def test_the_home_page_shows_the_checklist_until_everything_is_done(page_c
     async with page_client(tenant) as client:
         home = (await client.get("/app/", headers={"Accept-Language": "en"})).text
         assert 'id="first-steps"' in home and 'data-step="kernel.company"' in home
-        assert 'href="/app/-/ai"' in home and "0 of 4 done" in home
+        assert 'href="/app/-/ai"' in home and "0 of 5 done" in home
     async with atendai_kernel.db.session() as session:
         await set_session_scope(session, tenant_id=tenant.tenant_id)
         org = await session.get(Organization, tenant.tenant_id)
         org.about = "Sobre nós"
         await session.commit()
     async with page_client(tenant) as client:
-        assert "1 of 4 done" in (await client.get("/app/", headers={"Accept-Language": "en"})).text
+        assert "1 of 5 done" in (await client.get("/app/", headers={"Accept-Language": "en"})).text
 
 
 async def test_a_module_s_step_shows_only_while_the_module_is_enabled(atendai_client, atendai_kernel, make_tenant):

@@ -66,6 +66,7 @@ async def test_products_are_kept_in_cents_found_by_sku_or_name_and_round_trip_th
     result = imported.json()
     assert (result["created"], result["updated"]) == (1, 1)
     assert [error["line"] for error in result["errors"]] == [4]
+    assert "abc" in result["errors"][0]["message"], "the refused value is named in the message"
 
     listed = (await atendai_client.get(f"{API}/products", params={"q": "camisa"}, headers=tenant.headers)).json()
     assert listed["items"][0]["name"] == "Camiseta básica" and listed["items"][0]["price_cents"] == 4990

@@ -281,6 +281,26 @@ async def test_a_scanned_pdf_fails_with_a_reason(atendai_client, tenant):
     assert again.headers["content-type"].startswith("application/problem+json")
 
 
+async def test_an_upload_takes_its_own_heading_as_title(atendai_client, tenant):
+    collection = await new_collection(tenant.tenant_id, "Títulos")
+    response = await atendai_client.post(
+        f"{API}/documents/upload",
+        data={"collection_id": str(collection)},
+        files={"file": ("promocao-relampago.md", "# Promoção relâmpago\n\nSó hoje.".encode(), "text/markdown")},
+        headers=tenant.headers,
+    )
+    assert response.json()["title"] == "promocao relampago"
+    document = await wait_indexed(tenant.tenant_id, UUID(response.json()["id"]))
+    assert document.title == "Promoção relâmpago"
+    named = await atendai_client.post(
+        f"{API}/documents/upload",
+        data={"collection_id": str(collection), "title": "Oferta do dia"},
+        files={"file": ("oferta.md", "# Outra coisa\n\nAmanhã.".encode(), "text/markdown")},
+        headers=tenant.headers,
+    )
+    assert (await wait_indexed(tenant.tenant_id, UUID(named.json()["id"]))).title == "Oferta do dia"
+
+
 async def test_an_unreadable_file_type_is_refused_at_once(atendai_client, tenant):
     collection = await new_collection(tenant.tenant_id, "Arquivos")
     response = await atendai_client.post(
