@@ -183,7 +183,7 @@ async def test_translation_without_a_model_is_refused_with_a_reason(atendai_clie
     assert response.json()["errors"][0]["field"] == "model"
 
 
-def test_long_texts_are_translated_in_parts_cut_before_headings():
+async def test_long_texts_are_translated_in_parts_cut_before_headings():
     text = "# Um\n\n" + "palavra " * 500 + "\n\n# Dois\n\nCurto.\n\n# Três\n\n" + "frase longa. " * 900
     parts = translation_parts(text, limit=3000)
     assert "".join(parts) == text
