@@ -391,27 +391,30 @@ _AFTER_COMMIT_KEY = "atendai.after_commit"
 _background: set[Any] = set()
 
 
-def after_commit(session: AsyncSession, work: Callable[[], Awaitable[Any]]) -> None:
+def after_commit(session: AsyncSession, work: Callable[[], Awaitable[Any]], *, key: str | None = None) -> None:
     """Run ``await work()`` once the session's current transaction commits (never if it rolls back).
 
     For side effects that must not see uncommitted rows, such as queueing a job about a row written
-    in this transaction. Best effort: a process that dies in between loses it, so pair it with a sweep.
+    in this transaction. With ``key``, work already registered under that key in this transaction is
+    not added again (e.g. one "start the runners" for a thousand rows). Best effort: a process that
+    dies in between loses it, so pair it with a sweep.
     """
     import asyncio
 
     from sqlalchemy import event
 
-    pending: list[Callable[[], Awaitable[Any]]] | None = session.info.get(_AFTER_COMMIT_KEY)
+    pending: dict[str, Callable[[], Awaitable[Any]]] | None = session.info.get(_AFTER_COMMIT_KEY)
+    name = key or f"work-{id(work)}"
     if pending is not None:
-        pending.append(work)
+        pending.setdefault(name, work)
         return
-    pending = session.info[_AFTER_COMMIT_KEY] = [work]
+    session.info[_AFTER_COMMIT_KEY] = {name: work}
 
     def committed(_session: Any) -> None:
-        tasks = session.info.pop(_AFTER_COMMIT_KEY, [])
+        tasks = session.info.pop(_AFTER_COMMIT_KEY, {})
         event.remove(session.sync_session, "after_rollback", rolled_back)
         loop = asyncio.get_running_loop()
-        for job in tasks:
+        for job in tasks.values():
             task = loop.create_task(job())
             _background.add(task)
             task.add_done_callback(_background.discard)

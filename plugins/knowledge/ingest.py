@@ -100,18 +100,19 @@ async def queue_ingestion(session: AsyncSession, document: Document) -> None:
     document.error_params = {}
     slots = await _parallel_slots(session)
     tenant_id = document.tenant_id
-    after_commit(session, lambda: start_runners(tenant_id, slots))
+    after_commit(session, lambda: start_runners(tenant_id, slots), key=f"{RUNNER_JOB}:{tenant_id}")
 
 
-async def claim_next(session: AsyncSession) -> UUID | None:
-    """Take the current tenant's oldest queued document (skipping those another runner holds)."""
+async def claim_next(session: AsyncSession, tenant_id: UUID) -> UUID | None:
+    """Take the tenant's oldest queued document (skipping those another runner holds)."""
     row = (
         await session.execute(
             text(
                 "UPDATE knowledge_documents SET status = 'processing', progress = 5, updated_at = now() "
-                "WHERE id = (SELECT id FROM knowledge_documents WHERE status = 'queued' "
+                "WHERE id = (SELECT id FROM knowledge_documents WHERE tenant_id = :tenant AND status = 'queued' "
                 "ORDER BY updated_at, id FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING id"
-            )
+            ),
+            {"tenant": tenant_id},
         )
     ).first()
     return row.id if row else None
@@ -124,7 +125,7 @@ async def run_ingestion(ctx: Any, slot: int = 0) -> dict[str, int]:
     done = 0
     while True:
         async with tenant_session(ctx.tenant_id) as session:
-            document_id = await claim_next(session)
+            document_id = await claim_next(session, ctx.tenant_id)
             await session.commit()
         if document_id is None:
             break

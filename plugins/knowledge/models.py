@@ -105,6 +105,7 @@ class Source(TenantScoped, Base):
     """A web address imported as one page, from its sitemap, or by crawling its site; re-crawled on a schedule."""
 
     __tablename__ = "knowledge_sources"
+    __table_args__ = {"info": {"migration_only": ("ix_knowledge_sources_due",)}}
 
     collection_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("knowledge_collections.id", ondelete="CASCADE"))
     category_id: Mapped[UUID | None] = mapped_column(
@@ -127,7 +128,15 @@ class Source(TenantScoped, Base):
 
 class Document(TenantScoped, Base):
     __tablename__ = "knowledge_documents"
-    __table_args__ = {"info": {"migration_only": ("ix_knowledge_documents_trgm",)}}
+    __table_args__ = {
+        "info": {
+            "migration_only": (
+                "ix_knowledge_documents_trgm",
+                "ix_knowledge_documents_pending",
+                "ix_knowledge_documents_review",
+            )
+        }
+    }
 
     collection_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("knowledge_collections.id", ondelete="CASCADE"))
     category_id: Mapped[UUID | None] = mapped_column(

@@ -130,6 +130,7 @@ def upgrade() -> None:
         *base_columns(),
     )
     op.create_index(op.f("ix_knowledge_sources_tenant_id"), table, ["tenant_id"])
+    op.execute("CREATE INDEX ix_knowledge_sources_due ON knowledge_sources (next_run_at) WHERE next_run_at IS NOT NULL")
 
     table = "knowledge_documents"
     op.create_table(
@@ -171,6 +172,15 @@ def upgrade() -> None:
     op.execute(
         "CREATE INDEX ix_knowledge_documents_trgm ON knowledge_documents "
         "USING gin (atendai_unaccent(lower(title)) gin_trgm_ops)"
+    )
+    # The runners' queue and the sweep look only at documents still waiting for work.
+    op.execute(
+        "CREATE INDEX ix_knowledge_documents_pending ON knowledge_documents (tenant_id, updated_at) "
+        "WHERE status IN ('queued', 'processing', 'translating')"
+    )
+    op.execute(
+        "CREATE INDEX ix_knowledge_documents_review ON knowledge_documents (review_at) "
+        "WHERE review_at IS NOT NULL AND review_notified_at IS NULL"
     )
 
     table = "knowledge_document_versions"
