@@ -41,9 +41,10 @@ async def test_a_new_brand_colour_is_previewed_live_and_then_applies_to_every_pa
     await page.fill("#f-brand_primary", "#0ea5e9")
     assert await page.evaluate(ACCENT) == "#0ea5e9", "the preview changes while picking"
     await page.fill("#f-brand_primary", "#1e1b4b")  # a navy that does not read as text on the dark background
-    assert await page.locator("#f-brand_primary-warning").is_visible()
+    # Alpine redraws on its next tick: wait for the warning rather than look at once.
+    await page.locator("#f-brand_primary-warning").wait_for(state="visible", timeout=5_000)
     await page.fill("#f-brand_primary", "#0ea5e9")
-    assert not await page.locator("#f-brand_primary-warning").is_visible()
+    await page.locator("#f-brand_primary-warning").wait_for(state="hidden", timeout=5_000)
     await saved(page, "brand")
 
     await page.reload()
