@@ -52,8 +52,10 @@ CANDIDATES = 40
 """How deep each ranked list goes before fusion."""
 PRESCORE_LIMIT = 400
 """Chunks scored with BM25 at most: the best by the IDF of the query terms they hold."""
-COMMON_TERM_SHARE = 0.5
-"""A lexeme in more than this share of chunks finds no candidates by itself (it still scores)."""
+FINDER_SHARE = 0.05
+FINDER_MINIMUM = 2000
+"""The rarest query lexemes find the candidates, until their passages make up this share of the
+collection (or this many passages, whichever is more: a small collection uses every lexeme)."""
 TYPO_SIMILARITY = 0.45
 TITLE_SIMILARITY = 0.5
 TS_CONFIGS = {"pt": "atendai_pt", "en": "atendai_en", "es": "atendai_es"}
@@ -215,6 +217,7 @@ async def _lexical(
     frequencies = await _document_frequencies(session, ids, lexemes)
     corrections: dict[str, str] = {}
     weights: dict[str, float] = {}
+    dfs: dict[str, int] = {}
     for lexeme in lexemes:
         df = frequencies.get(lexeme)
         penalty = 1.0
@@ -226,13 +229,19 @@ async def _lexical(
             lexeme, penalty = corrected[0], 0.8
         idf = math.log(1 + (total_chunks - df + 0.5) / (df + 0.5))
         weights[lexeme] = max(weights.get(lexeme, 0.0), idf * penalty)
+        dfs[lexeme] = df
     if not weights:
         return _Lexical([], corrections, "")
-    finders = [
-        lexeme
-        for lexeme in weights
-        if frequencies.get(lexeme, 0) <= COMMON_TERM_SHARE * total_chunks or lexeme in corrections.values()
-    ] or list(weights)
+    # Candidates come from the rarest lexemes, until their passages make up FINDER_SHARE of the
+    # collection (FINDER_MINIMUM at least): a common word ("entrega" in half the passages) would make every passage a candidate
+    # while adding little to any score. Every lexeme still scores the candidates.
+    finders: list[str] = []
+    covered = 0
+    for lexeme in sorted(weights, key=lambda name: (dfs[name], name)):
+        if finders and covered + dfs[lexeme] > max(FINDER_SHARE * total_chunks, FINDER_MINIMUM):
+            break
+        finders.append(lexeme)
+        covered += dfs[lexeme]
     terms = sorted(weights)
     params: dict[str, Any] = {
         "collections": ids,
@@ -268,7 +277,8 @@ async def _lexical(
             LIMIT :prescore
         )
         SELECT candidates.id,
-               sum(q.idf * tf.n * (:k1 + 1) / (tf.n + :k1 * (1 - :b + :b * candidates.length / :avgdl))) AS score
+               sum(q.idf * tf.n * (CAST(:k1 AS float8) + 1) / (tf.n + CAST(:k1 AS float8) * (1 - CAST(:b AS float8)
+                   + CAST(:b AS float8) * candidates.length / CAST(:avgdl AS float8)))) AS score
         FROM candidates
         CROSS JOIN LATERAL unnest(candidates.tsv) AS u
         JOIN q ON q.lexeme = u.lexeme
@@ -476,6 +486,9 @@ async def search(
     from kernel.sdk import database_capabilities
 
     query = " ".join(query.split())[:1000]
+    # A prepared statement's generic plan cannot use the partial vector indexes (the size is a
+    # parameter) and ignores how many passages this tenant has: plan each search for its values.
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
     collections = await _collections(session, collection_ids)
     if for_agents:
         collections = [collection for collection in collections if collection.agents_may_read]
