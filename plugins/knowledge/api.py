@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kernel.sdk import load_plugin_settings
 from plugins.knowledge.faq import FaqService
 from plugins.knowledge.models import Category, Collection, Document, DocumentVersion, Faq, Product
+from plugins.knowledge.permissions import FAQ_READ, FAQ_WRITE, MANAGE, PRODUCT_READ, PRODUCT_WRITE, READ, WRITE
 from plugins.knowledge.products import ProductService
 from plugins.knowledge.search import SearchResult, search
 from plugins.knowledge.services import (
@@ -28,13 +29,6 @@ from plugins.knowledge.services import (
     DocumentService,
 )
 
-READ = {"permission": "knowledge.document.read"}
-WRITE = {"permission": "knowledge.document.write"}
-MANAGE = {"permission": "knowledge.collection.manage"}
-FAQ_READ = {"permission": "knowledge.faq.read"}
-FAQ_WRITE = {"permission": "knowledge.faq.write"}
-PRODUCT_READ = {"permission": "knowledge.product.read"}
-PRODUCT_WRITE = {"permission": "knowledge.product.write"}
 UPLOAD_BODY_LIMIT = 105 * 1024 * 1024
 
 

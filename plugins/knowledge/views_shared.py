@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from kernel.sdk import KernelError, ValidationFailed, gettext
 from kernel.web.shell import field_errors, is_htmx
+from plugins.knowledge.permissions import FAQ_READ, FAQ_WRITE, MANAGE, PRODUCT_READ, PRODUCT_WRITE, READ, WRITE
 
 __all__ = [
     "FAQ_READ",
@@ -41,13 +42,6 @@ __all__ = [
     "trigger",
 ]
 
-READ = {"permission": "knowledge.document.read"}
-WRITE = {"permission": "knowledge.document.write"}
-MANAGE = {"permission": "knowledge.collection.manage"}
-FAQ_READ = {"permission": "knowledge.faq.read"}
-FAQ_WRITE = {"permission": "knowledge.faq.write"}
-PRODUCT_READ = {"permission": "knowledge.product.read"}
-PRODUCT_WRITE = {"permission": "knowledge.product.write"}
 
 DOCUMENT_STATUSES = ("queued", "processing", "ready", "failed")
 PENDING = ("queued", "processing")

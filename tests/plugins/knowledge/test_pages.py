@@ -4,7 +4,6 @@ tenants kept apart. Uploaded documents go through the real ingestion (the in-pro
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import re
@@ -19,6 +18,7 @@ from kernel.testing.mail import link_token, mails_to
 from plugins.knowledge.faq import FaqService
 from plugins.knowledge.models import Collection, Document, DocumentVersion, Faq, Product
 from plugins.knowledge.services import DocumentService
+from tests.plugins.knowledge.test_search_and_ingestion import wait_indexed
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,19 +28,6 @@ HTMX = {"HX-Request": "true", **PT}
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-async def wait_indexed(tenant_id: UUID, document_id: UUID, timeout: float = 30.0) -> Document:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        async with tenant_session(tenant_id) as session:
-            document = await session.get(Document, document_id)
-            assert document is not None
-            if document.status in ("ready", "failed"):
-                return document
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"document still {document.status} after {timeout} s")
-        await asyncio.sleep(0.1)
 
 
 async def first_collection(tenant_id: UUID) -> Collection:
