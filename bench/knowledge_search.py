@@ -15,7 +15,9 @@ Then, with a warm cache, each of ~50 customer questions is searched ``--repeat``
 tenant and on a small one, each in a tenant-scoped session: full text (``search(mode="fulltext")``),
 vector and hybrid (the steps ``search()`` takes, with a precomputed query vector instead of a call to
 an embedding model). Prints p50/p95/mean, the query plans (EXPLAIN ANALYZE, BUFFERS), and writes the
-"Knowledge search" section of docs/performance.md (not with ``--quick`` or ``--no-docs``).
+"Knowledge search" section of docs/performance.md (not with ``--quick`` or ``--no-docs``), keeping the
+hand-written notes after its ``NOTES`` marker. ``--leakproof`` also measures full text and hybrid with
+``@@`` marked LEAKPROOF, a catalog change made in the private server only.
 """
 
 from __future__ import annotations
@@ -1478,16 +1480,23 @@ def remarks(results: dict[tuple[str, str, str], Measured], titles_kept: dict[str
     return out
 
 
-def write_section(section: str) -> None:
-    """Replace the "Knowledge search" section of docs/performance.md (or add it at the end)."""
-    text = DOCS.read_text()
+NOTES = "<!-- Notes written by hand: bench/knowledge_search.py keeps what follows when it rewrites the section. -->"
+
+
+def write_section(section: str, path: Path = DOCS) -> None:
+    """Replace the "Knowledge search" section of docs/performance.md (or add it at the end), keeping the
+    hand-written notes that follow the ``NOTES`` marker in it."""
+    text = path.read_text()
     start = text.find(SECTION + "\n")
     if start < 0:
-        DOCS.write_text(text.rstrip("\n") + "\n\n" + section)
+        path.write_text(text.rstrip("\n") + "\n\n" + section)
         return
     following = text.find("\n## ", start + len(SECTION))
-    rest = text[following + 1 :] if following >= 0 else ""
-    DOCS.write_text(text[:start] + section + ("\n" + rest if rest else ""))
+    end = following + 1 if following >= 0 else len(text)
+    old = text[start:end]
+    notes = old[old.find(NOTES) :].rstrip("\n") + "\n" if NOTES in old else ""
+    rest = text[end:]
+    path.write_text(text[:start] + section + ("\n" + notes if notes else "") + ("\n" + rest if rest else ""))
 
 
 # --- main ------------------------------------------------------------------------------------------------
