@@ -21,9 +21,11 @@ async def _collection_ids(session: Any, collection: str | None) -> list[UUID] | 
 
     wanted = collection.strip()
     try:
-        return [(await session.get(Collection, UUID(wanted))).id]
-    except (ValueError, AttributeError):
-        pass
+        by_id = await session.get(Collection, UUID(wanted))
+    except ValueError:  # not an id: a name
+        by_id = None
+    if by_id is not None:
+        return [by_id.id]
     statement = select(Collection.id).where(func.lower(Collection.name) == wanted.lower())
     return list((await session.execute(statement)).scalars())
 
