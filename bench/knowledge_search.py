@@ -1,6 +1,6 @@
 """Knowledge search latency: one tenant with a big help center among 99 small ones, on the SQL paths.
 
-Usage: .venv/bin/python bench/knowledge_search.py [--chunks 100000] [--quick] [--repeat 5] [--leakproof]
+Usage: .venv/bin/python bench/knowledge_search.py [--chunks 100000] [--quick] [--repeat 5] [--not-leakproof]
        [--no-docs] [--keep DIR]
 
 Starts a private embedded PostgreSQL 18 (pgvector) on a temporary data directory, migrates it with every
@@ -16,8 +16,10 @@ tenant and on a small one, each in a tenant-scoped session: full text (``search(
 vector and hybrid (the steps ``search()`` takes, with a precomputed query vector instead of a call to
 an embedding model). Prints p50/p95/mean, the query plans (EXPLAIN ANALYZE, BUFFERS), and writes the
 "Knowledge search" section of docs/performance.md (not with ``--quick`` or ``--no-docs``), keeping the
-hand-written notes after its ``NOTES`` marker. ``--leakproof`` also measures full text and hybrid with
-``@@`` marked LEAKPROOF, a catalog change made in the private server only.
+hand-written notes after its ``NOTES`` marker. ``atendai migrate`` marks the text-search and trigram
+functions LEAKPROOF when it runs as a superuser (``kernel.db.leakproof``), as it does here;
+``--not-leakproof`` also measures full text and hybrid on the big tenant with them not leakproof, the
+state of a server migrated by a role that is not a superuser.
 """
 
 from __future__ import annotations
@@ -993,8 +995,8 @@ class Mode:
 
 
 MODES = [Mode("full text (BM25)", "fulltext"), Mode("vector", "vector"), Mode("hybrid", "hybrid")]
-LEAKPROOF = "@@ leakproof"
-"""The code label of the measurements with ``ts_match_vq`` marked LEAKPROOF (``--leakproof``)."""
+NOT_LEAKPROOF = "not leakproof"
+"""The code label of the measurements with the search functions not leakproof (``--not-leakproof``)."""
 
 
 async def run_search(session: Any, mode: Mode, query: str, vector: list[float], steps: Steps) -> list[uuid.UUID]:
@@ -1096,7 +1098,7 @@ async def measure(tenant: Tenant, mode: Mode, vectors: list[list[float]], repeat
     return Measured(samples, {name: total / len(samples) for name, total in totals.items()}, empty // repeat)
 
 
-# --- what the title ranking adds, and a leakproof @@ ------------------------------------------------------
+# --- what the title ranking adds, and the search functions not leakproof---------------------------------------------------
 
 
 async def title_share(tenant: Tenant, vectors: list[list[float]]) -> float:
@@ -1127,12 +1129,15 @@ async def title_share(tenant: Tenant, vectors: list[list[float]]) -> float:
 
 
 async def set_leakproof(kernel: Any, on: bool) -> None:
-    """Mark ``@@`` (``ts_match_vq``) leakproof or not: a superuser's change to the catalog, made here to measure."""
+    """Mark the search functions leakproof or not (``kernel.db.leakproof``), in this private server only."""
+    from kernel.db.leakproof import SEARCH_FUNCTIONS
+
     conn = await owner_connection(kernel)
     try:
-        await conn.execute(
-            "ALTER FUNCTION pg_catalog.ts_match_vq(tsvector, tsquery) " + ("LEAKPROOF" if on else "NOT LEAKPROOF")
-        )
+        for name, arguments in SEARCH_FUNCTIONS:
+            found = await (await conn.execute("SELECT to_regprocedure(%s)", (f"{name}({arguments})",))).fetchone()
+            if found and found[0]:
+                await conn.execute(f"ALTER FUNCTION {name}({arguments}) {'LEAKPROOF' if on else 'NOT LEAKPROOF'}")
     finally:
         await conn.close()
 
@@ -1249,6 +1254,10 @@ async def database_facts(kernel: Any, big: Tenant) -> dict[str, Any]:
         }
         for setting in ("shared_buffers", "work_mem", "effective_cache_size", "jit"):
             facts[setting] = await one(f"SHOW {setting}")
+        facts["leakproof"] = await one(
+            "SELECT bool_and(proleakproof) FROM pg_proc WHERE oid IN (to_regprocedure('pg_catalog.ts_match_vq"
+            "(tsvector, tsquery)'), to_regprocedure('word_similarity_op(text, text)'))"
+        )
         sizes = {}
         for table in ("knowledge_chunks", "knowledge_documents", "knowledge_terms"):
             sizes[table] = (
@@ -1311,7 +1320,7 @@ def render(
         SECTION,
         "",
         f"`bench/knowledge_search.py --chunks {args.chunks} --repeat {args.repeat}"
-        f"{' --leakproof' if args.leakproof else ''}`: a private embedded PostgreSQL "
+        f"{' --not-leakproof' if args.not_leakproof else ''}`: a private embedded PostgreSQL "
         f"{facts['postgres']} with pgvector {facts['pgvector']} on a temporary data directory "
         f"(shared_buffers {facts['shared_buffers']}, work_mem {facts['work_mem']}, jit {facts['jit']}), "
         f"{os.cpu_count()} cores, {memory_gib()}, Python {platform.python_version()} (load average "
@@ -1411,17 +1420,27 @@ def findings(
     if lexical and "ix_knowledge_chunks_tsv" not in lexical.indexes:
         out.append(
             f"- **Full text reads every passage of the tenant.** The GIN index on `tsv` is not used ({indexes_of(lexical)}"
-            f" instead, {lexical.execution_ms:.0f} ms on the big tenant): under row-level security PostgreSQL "
-            "lets only leakproof operators into an index condition, and `@@` (`ts_match_vq`) is not leakproof, "
-            "so `tsv @@ query` is checked on each row the tenant filter returns: finding the candidates reads "
-            "every passage of the tenant, however rare the query's lexemes."
+            f" instead, {lexical.execution_ms:.0f} ms on the big tenant), so `tsv @@ query` is checked on each "
+            "row the tenant filter returns: finding the candidates reads every passage of the tenant, however rare "
+            "the query's lexemes."
+            + (
+                ""
+                if facts["leakproof"]
+                else " Under row-level security PostgreSQL lets only leakproof operators into an index condition, "
+                "and `@@` (`ts_match_vq`) is not leakproof on this server."
+            )
         )
     titles = big.get("titles (trigram)")
     if titles and "ix_knowledge_documents_trgm" not in titles.indexes:
         out.append(
             f"- **Titles compare the question with every document title of the tenant** ({titles.execution_ms:.0f} ms"
-            f" on the big tenant, {facts['sizes']['knowledge_documents'][0]:,} documents in all): `<%` is not "
-            "leakproof either, so the trigram index is not used; `word_similarity` on each title is the cost."
+            f" on the big tenant, {facts['sizes']['knowledge_documents'][0]:,} documents in all): the trigram index "
+            "is not used"
+            + (
+                " (the planner's choice)."
+                if facts["leakproof"]
+                else ", because `<%` is not leakproof on this server; `word_similarity` on each title is the cost."
+            )
         )
     vector = big.get("vector (HNSW)")
     if vector:
@@ -1470,12 +1489,13 @@ def remarks(results: dict[tuple[str, str, str], Measured], titles_kept: dict[str
         f"Without the title ranking the hybrid top {LIMIT} keeps {titles_kept['big']:.0%} of its passages on the "
         f"big tenant and {titles_kept['small']:.0%} on the small one (mean over the questions)."
     ]
-    leakproof = results.get(("full text (BM25)", LEAKPROOF, "big"))
-    if leakproof:
+    fallback = results.get(("full text (BM25)", NOT_LEAKPROOF, "big"))
+    if fallback:
         out[0] += (
-            f" The `{LEAKPROOF}` rows are the same code with `ts_match_vq` marked LEAKPROOF (a superuser's change to "
-            "the catalog, made in this private server only), which lets the GIN index on `tsv` into the plans under "
-            f"row-level security: full text on the big tenant at p50 {leakproof.p50:.0f} ms, p95 {leakproof.p95:.0f} ms."
+            f" The `{NOT_LEAKPROOF}` rows are the same code with the search functions not leakproof, as on a server "
+            "migrated by a role that is not a superuser: row-level security then keeps the GIN and trigram indexes "
+            f"out of the plans, and full text on the big tenant takes p50 {fallback.p50:.0f} ms, "
+            f"p95 {fallback.p95:.0f} ms."
         )
     return out
 
@@ -1534,12 +1554,12 @@ async def run(kernel: Any, args: argparse.Namespace, seeding: Seeding) -> str:
 
     print(f"\n{'search':<18} {'code':<24} {'tenant':<24} {'p50':>9} {'p95':>9} {'mean':>9}  no hit", flush=True)
     await measure_all(MODES, "current")
-    if args.leakproof:
-        await set_leakproof(kernel, True)
+    if args.not_leakproof:
+        await set_leakproof(kernel, False)
         try:
-            await measure_all([MODES[0], MODES[2]], LEAKPROOF, ("big",))
+            await measure_all([MODES[0], MODES[2]], NOT_LEAKPROOF, ("big",))
         finally:
-            await set_leakproof(kernel, False)
+            await set_leakproof(kernel, True)
     facts["load_after"] = os.getloadavg()[0]
     titles_kept = {who: await title_share(who_is[who], vectors) for who in ("big", "small")}
     print(f"hybrid top {LIMIT} kept without the title ranking: {titles_kept}")
@@ -1568,7 +1588,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="passes over the questions per measurement")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/performance.md as it is")
     parser.add_argument(
-        "--leakproof", action="store_true", help="also measure with @@ marked LEAKPROOF (private server only)"
+        "--not-leakproof",
+        action="store_true",
+        help="also measure with the search functions not leakproof (private server only)",
     )
     parser.add_argument("--keep", metavar="DIR", help="put the data directory here (new) and keep it, to look into")
     args = parser.parse_args()

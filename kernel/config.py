@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_app_role: str = "atendai_app"
     database_app_password: str | None = None
     database_pool_size: int = 10
+    # Let full-text and trigram indexes serve searches under row-level security (needs a superuser owner).
+    database_leakproof_search: bool = True
     data_dir: str = "./data"
     auto_migrate: bool | None = None
     # Redis: queues, channels and stores use it when set; PostgreSQL and memory otherwise.
@@ -123,6 +125,7 @@ ENV_NAMES: dict[str, str] = {
     "database_app_role": "ATENDAI_DB_APP_ROLE",
     "database_app_password": "ATENDAI_DB_APP_PASSWORD",
     "database_pool_size": "ATENDAI_DB_POOL_SIZE",
+    "database_leakproof_search": "ATENDAI_DB_LEAKPROOF_SEARCH",
     "data_dir": "ATENDAI_DATA_DIR",
     "auto_migrate": "ATENDAI_AUTO_MIGRATE",
     "redis_url": "REDIS_URL",

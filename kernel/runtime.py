@@ -53,6 +53,7 @@ class Kernel:
             app_role=self.settings.database_app_role,
             app_password=self.settings.database_app_password,
             plugins=tuple(self.registry.migrations.values()),
+            leakproof_search=self.settings.database_leakproof_search,
         )
 
     def ensure_migrated(self) -> None:

@@ -349,9 +349,9 @@ class FaqService:
         rows = (
             await self.session.execute(
                 text(
-                    "SELECT id, collection_id, similarity(atendai_unaccent(lower(question)), :q) AS score "
+                    "SELECT id, collection_id, similarity(question_key, :q) AS score "
                     "FROM knowledge_faqs WHERE status = 'approved' AND collection_id = ANY(:ids) "
-                    "AND atendai_unaccent(lower(question)) % :q ORDER BY score DESC LIMIT 5"
+                    "AND question_key % :q ORDER BY score DESC LIMIT 5"
                 ).bindparams(bindparam("ids", type_=ARRAY(Uuid()))),
                 {"q": normalized, "ids": ids},
             )

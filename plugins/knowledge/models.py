@@ -2,7 +2,8 @@
 and their term statistics, imported sources, FAQ pairs, unanswered questions, and products.
 
 Columns that only the migration knows are listed in each table's ``info["migration_only"]``: the
-generated ``tsv`` columns (read by the search SQL, never by the ORM) and, where pgvector is installed,
+generated ``tsv`` columns and folded ``*_key`` texts (read by the search SQL, never by the ORM) and,
+where pgvector is installed,
 the ``embedding`` columns, which exist on one server and not on another.
 """
 
@@ -57,12 +58,12 @@ def _vector_indexes(table: str) -> tuple[str, ...]:
     return tuple(f"ix_{table}_embedding_{dims}" for dims in (*VECTOR_DIMS, *HALFVEC_DIMS))
 
 
-def _migration_only(table: str, *, vectors: bool, trigram: bool = False) -> dict[str, tuple[str, ...]]:
+def _migration_only(table: str, *, vectors: bool, trigram_key: str | None = None) -> dict[str, tuple[str, ...]]:
     names = (*SEARCH_COLUMNS, f"ix_{table}_tsv")
     if vectors:
         names += (*VECTOR_COLUMNS, *_vector_indexes(table))
-    if trigram:
-        names += (f"ix_{table}_trgm",)
+    if trigram_key:
+        names += (trigram_key, f"ix_{table}_trgm")
     return {"migration_only": names}
 
 
@@ -131,6 +132,7 @@ class Document(TenantScoped, Base):
     __table_args__ = {
         "info": {
             "migration_only": (
+                "title_key",
                 "ix_knowledge_documents_trgm",
                 "ix_knowledge_documents_pending",
                 "ix_knowledge_documents_review",
@@ -246,7 +248,7 @@ class Faq(TenantScoped, Base):
     """A question and its answer; approved ones answer directly when a customer asks the same."""
 
     __tablename__ = "knowledge_faqs"
-    __table_args__ = {"info": _migration_only("knowledge_faqs", vectors=True, trigram=True)}
+    __table_args__ = {"info": _migration_only("knowledge_faqs", vectors=True, trigram_key="question_key")}
 
     collection_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("knowledge_collections.id", ondelete="CASCADE"))
     question: Mapped[str] = mapped_column(String(500))
@@ -290,7 +292,7 @@ class Product(TenantScoped, Base):
     __tablename__ = "knowledge_products"
     __table_args__ = (
         UniqueConstraint("tenant_id", "sku"),
-        {"info": _migration_only("knowledge_products", vectors=False, trigram=True)},
+        {"info": _migration_only("knowledge_products", vectors=False, trigram_key="name_key")},
     )
 
     name: Mapped[str] = mapped_column(String(200))

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.sdk import N_, Conflict, NotFound, ValidationFailed, audit, emit
@@ -156,7 +156,7 @@ class ProductService:
         if query and query.strip():
             term = query.strip()[:200]
             folded = func.atendai_unaccent(func.lower(term))
-            name = func.atendai_unaccent(func.lower(Product.name))
+            name = literal_column("knowledge_products.name_key")
             statement = statement.where(
                 (func.lower(Product.sku) == term.lower())
                 | name.contains(folded)
@@ -337,10 +337,10 @@ class ProductService:
                 "SELECT id FROM knowledge_products p, "
                 "LATERAL (SELECT replace(plainto_tsquery('atendai_pt', :q)::text, '&', '|')::tsquery AS tsq) q "
                 "WHERE p.active AND (lower(p.sku) = lower(:q) OR (q.tsq <> ''::tsquery AND p.tsv @@ q.tsq) "
-                "OR word_similarity(atendai_unaccent(lower(:q)), atendai_unaccent(lower(p.name))) >= 0.5) "
+                "OR word_similarity(atendai_unaccent(lower(:q)), p.name_key) >= 0.5) "
                 "ORDER BY (lower(p.sku) = lower(:q)) DESC, "
                 "CASE WHEN q.tsq <> ''::tsquery THEN ts_rank(p.tsv, q.tsq) ELSE 0 END DESC, "
-                "word_similarity(atendai_unaccent(lower(:q)), atendai_unaccent(lower(p.name))) DESC, p.name "
+                "word_similarity(atendai_unaccent(lower(:q)), p.name_key) DESC, p.name "
                 "LIMIT :limit"
             ),
             {"q": query, "limit": max(1, min(limit, 20))},

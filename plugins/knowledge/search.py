@@ -319,12 +319,11 @@ async def _titles(
     }
     statement = text(
         f"""
-        SELECT DISTINCT ON (d.id) c.id, word_similarity(atendai_unaccent(lower(:query)),
-                                                      atendai_unaccent(lower(d.title))) AS sim
+        SELECT DISTINCT ON (d.id) c.id, word_similarity(atendai_unaccent(lower(:query)), d.title_key) AS sim
         FROM knowledge_documents d
         JOIN knowledge_chunks c ON c.document_id = d.id
         WHERE d.tenant_id = :tenant AND d.collection_id = ANY(:collections)
-          AND atendai_unaccent(lower(:query)) <% atendai_unaccent(lower(d.title))
+          AND atendai_unaccent(lower(:query)) <% d.title_key
           {_filters(category_ids, meta)}
         ORDER BY d.id, c.ordinal
         """

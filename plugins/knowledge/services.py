@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.sdk import (
@@ -465,7 +465,7 @@ class DocumentService:
         if filters.query and filters.query.strip():
             term = filters.query.strip()[:200]
             folded = func.atendai_unaccent(func.lower(term))
-            title = func.atendai_unaccent(func.lower(Document.title))
+            title = literal_column("knowledge_documents.title_key")
             statement = statement.where(or_(title.contains(folded), func.word_similarity(folded, title) >= 0.4))
             order = [func.word_similarity(folded, title).desc(), *order]
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
@@ -478,7 +478,7 @@ class DocumentService:
         if not term:
             return []
         folded = func.atendai_unaccent(func.lower(term))
-        title = func.atendai_unaccent(func.lower(Document.title))
+        title = literal_column("knowledge_documents.title_key")
         statement = select(Document).where(
             or_(title.startswith(folded), title.contains(folded), func.word_similarity(folded, title) >= 0.5)
         )
