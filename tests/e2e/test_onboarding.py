@@ -145,7 +145,7 @@ async def test_the_bell_counts_a_new_notification_without_a_reload(open_page, ba
     from kernel.db.session import set_session_scope
     from kernel.notifications.service import notify
 
-    tenant = await make_tenant()
+    tenant = await make_tenant(seed=False)  # no demo data: its notifications would be counted too
     page = await open_page()
     await log_in(page, base_url, tenant.email, tenant.password)
     await page.wait_for_timeout(500)  # the socket subscribes

@@ -1,0 +1,1 @@
+"""Inbox: contacts, conversations, messages and attendance."""
