@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -126,6 +127,18 @@ class TransferPreview:
     source: str
     """``model`` or ``offline``."""
     key_points: list[str]
+
+
+_RATING = re.compile(r"^\s*([1-5])(?:\s*(?:/\s*5|estrelas?|stars?|estrellas?|de 5|of 5))?\s*[.!]?\s*$", re.I)
+
+
+def _rating(body: str) -> int | None:
+    """A reply that is only a score from 1 to 5 ("5", "4 estrelas", "3/5", "⭐⭐⭐⭐"), else None."""
+    text = (body or "").strip()
+    if text and set(text) == {"⭐"} and len(text) <= 5:
+        return len(text)
+    match = _RATING.match(text)
+    return int(match.group(1)) if match else None
 
 
 def _preview(message: Message) -> str:
@@ -280,7 +293,10 @@ class InboxService:
             language=inbound.language,
         )
         now = datetime.now(UTC)
-        conversation, created = await self._conversation_for(channel, contact, identity, now)
+        rating = _rating(inbound.body) if inbound.kind == "text" else None
+        conversation, created = await self._conversation_for(channel, contact, identity, now, rating)
+        if conversation.resolved_at is not None:
+            return await self._store_rating(conversation, channel, inbound, rating, now), True
         reply_to = (
             await self._by_provider_id(channel.id, inbound.reply_to_provider_id)
             if inbound.reply_to_provider_id
@@ -332,6 +348,56 @@ class InboxService:
             )
         ).scalar_one_or_none()
 
+    async def _awaits_rating(self, conversation: Conversation) -> bool:
+        """Resolved, not rated yet, and the rating request went out after the resolution."""
+        if conversation.resolved_at is None or conversation.csat_score is not None:
+            return False
+        asked = (
+            await self.session.execute(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.sender_kind == "system",
+                    Message.payload["auto"].astext == "csat",
+                    Message.created_at >= conversation.resolved_at,
+                )
+                .limit(1)
+            )
+        ).first()
+        return asked is not None
+
+    async def _store_rating(
+        self, conversation: Conversation, channel: Channel, inbound: Inbound, rating: int | None, now: datetime
+    ) -> Message:
+        """The customer's answer to the rating request: kept in the thread, the score recorded, not reopened."""
+        message = Message(
+            conversation_id=conversation.id,
+            channel_id=channel.id,
+            direction="in",
+            sender_kind="contact",
+            kind="text",
+            body=(inbound.body or "")[:MAX_BODY],
+            payload={"auto": "csat_answer"},
+            private=False,
+            status="received",
+            provider_message_id=inbound.provider_message_id,
+            sent_at=inbound.sent_at or now,
+            attempts=0,
+        )
+        self.session.add(message)
+        conversation.message_count += 1
+        conversation.last_message_at = now
+        conversation.last_inbound_at = now
+        conversation.csat_score = rating
+        await self.session.flush()
+        await emit(self.session, events.MESSAGE_RECEIVED, _message_facts(message, conversation))
+        await emit(
+            self.session,
+            events.CSAT_RECEIVED,
+            events.CsatReceived(conversation_id=conversation.id, score=rating or 0, comment=None),
+        )
+        return message
+
     async def _next_number(self) -> int:
         row = (
             await self.session.execute(
@@ -346,7 +412,7 @@ class InboxService:
         return int(row)
 
     async def _conversation_for(
-        self, channel: Channel, contact: Contact, identity: ContactIdentity, now: datetime
+        self, channel: Channel, contact: Contact, identity: ContactIdentity, now: datetime, rating: int | None = None
     ) -> tuple[Conversation, bool]:
         """The contact's open conversation on this channel, a recently resolved one reopened, or a new one."""
         latest = (
@@ -363,6 +429,8 @@ class InboxService:
             if latest.identity_id != identity.id:
                 latest.identity_id = identity.id
             return latest, False
+        if latest is not None and rating is not None and await self._awaits_rating(latest):
+            return latest, False  # the answer to the rating request: recorded, the conversation stays resolved
         if (
             latest is not None
             and latest.resolved_at is not None

@@ -388,3 +388,20 @@ async def test_the_sweep_queues_replies_whose_delivery_was_never_queued(tenant):
             break
         await asyncio.sleep(0.1)
     assert status in ("sent", "delivered")
+
+
+async def test_the_answer_to_the_rating_request_is_recorded_without_reopening(tenant, atendai_client):
+    channel_id = await webchat_of(tenant.tenant_id)
+    message, _ = await receive(tenant.tenant_id, channel_id, "visitor-csat", "Obrigada, resolvido!")
+    conversation_id = message.conversation_id
+    resolved = await atendai_client.post(f"{API}/conversations/{conversation_id}/resolve", headers=tenant.headers)
+    assert resolved.status_code == 200
+    rating, created = await receive(tenant.tenant_id, channel_id, "visitor-csat", "5 estrelas")
+    assert created and rating.conversation_id == conversation_id
+    current = await conversation(tenant.tenant_id, conversation_id)
+    assert current.resolved_at is not None and current.csat_score == 5, "a rating does not reopen the conversation"
+    assert await count(tenant.tenant_id, OutboxEvent, OutboxEvent.name == "csat.received") == 1
+    # Anything else the customer writes afterwards reopens it, as any message would.
+    later, _ = await receive(tenant.tenant_id, channel_id, "visitor-csat", "Ah, e outra coisa: 5 pares de meia")
+    assert later.conversation_id == conversation_id
+    assert (await conversation(tenant.tenant_id, conversation_id)).resolved_at is None
