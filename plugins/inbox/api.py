@@ -46,6 +46,7 @@ from plugins.inbox.services import (
     InboxService,
     Outbound,
     Sender,
+    ensure_may_handle,
     list_conversations,
 )
 from plugins.inbox.stages import StageService
@@ -295,13 +296,7 @@ class InboundOut(msgspec.Struct):
 
 
 async def _may_handle(request: Request[Any, Any, Any], conversation: Conversation) -> None:
-    """Reply permission covers one's own conversations and the queue; others' need the assign permission."""
-    actor = request.user
-    if actor.can("inbox.conversation.assign"):
-        return
-    user_id = _user(request)
-    if conversation.owner_kind == "person" and conversation.owner_user_id != user_id:
-        raise Forbidden("This conversation belongs to someone else: ask a supervisor to transfer it.")
+    ensure_may_handle(request.user, conversation)
 
 
 class ConversationsController(Controller):

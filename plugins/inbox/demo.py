@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from plugins.inbox.contacts import Identity
-from plugins.inbox.models import CannedResponse, Channel, Team
+from plugins.inbox.models import CannedResponse, Channel, Message, Team
 from plugins.inbox.stages import ensure_default_stages
 
 __all__ = ["ensure_defaults", "ensure_webchat", "seed"]
@@ -109,4 +109,9 @@ async def seed(session: AsyncSession) -> None:
                 reason="Pagamento",
                 by=Sender.system(),
             )
+    await session.flush()
+    # Deliver the demo's replies now: a seeded organization has no background work left to change it.
+    queued = await session.execute(select(Message.id).where(Message.status == "queued"))
+    for message_id in list(queued.scalars()):
+        await inbox.deliver(message_id, final_attempt=True)
     await session.flush()

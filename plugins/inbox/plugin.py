@@ -21,8 +21,63 @@ def atendai_addhooks(pluginmanager: Any) -> None:
 @hookimpl
 def register_routes(kernel: Any) -> Routes:
     from plugins.inbox.api import API
+    from plugins.inbox.views import PAGES
+    from plugins.inbox.webchat import WEBCHAT_ROUTES
 
-    return Routes(api=API)
+    return Routes(api=[*API, *WEBCHAT_ROUTES], pages=PAGES)
+
+
+@hookimpl
+def register_nav(kernel: Any) -> list[Any]:
+    from kernel.sdk import N_, NavItem
+
+    return [
+        NavItem(
+            "inbox.board",
+            N_("Attendance"),
+            "/app/inbox/board",
+            icon="kanban-square",
+            section="service",
+            order=10,
+            permission="inbox.conversation.read",
+        ),
+        NavItem(
+            "inbox.conversations",
+            N_("Conversations"),
+            "/app/inbox/conversations",
+            icon="message-square",
+            section="service",
+            order=15,
+            permission="inbox.conversation.read",
+        ),
+        NavItem(
+            "inbox.search",
+            N_("History search"),
+            "/app/inbox/search",
+            icon="search",
+            section="service",
+            order=20,
+            permission="inbox.history.search",
+        ),
+        NavItem(
+            "inbox.canned",
+            N_("Canned responses"),
+            "/app/inbox/canned-responses",
+            icon="message-circle",
+            section="service",
+            order=60,
+            permission="inbox.board.manage",
+        ),
+        NavItem(
+            "inbox.teams",
+            N_("Teams"),
+            "/app/inbox/teams",
+            icon="users",
+            section="settings",
+            order=30,
+            permission="inbox.team.manage",
+        ),
+    ]
 
 
 @hookimpl
@@ -52,6 +107,20 @@ def register_events(kernel: Any) -> list[Any]:
     from plugins.inbox.events import EVENTS
 
     return list(EVENTS)
+
+
+@hookimpl
+def register_subscriptions(kernel: Any) -> list[Any]:
+    from plugins.inbox.realtime import subscriptions
+
+    return subscriptions()
+
+
+@hookimpl
+def startup(kernel: Any) -> None:
+    from plugins.inbox.realtime import register_topics
+
+    register_topics()
 
 
 @hookimpl

@@ -23,7 +23,9 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.sdk import (
+    N_,
     Conflict,
+    Forbidden,
     NotFound,
     ValidationFailed,
     after_commit,
@@ -53,7 +55,9 @@ __all__ = [
     "Outbound",
     "Sender",
     "TransferPreview",
+    "ensure_may_handle",
     "list_conversations",
+    "may_handle",
 ]
 
 log = structlog.get_logger("plugins.inbox")
@@ -230,6 +234,17 @@ def _check_content(kind: str, body: str, media: dict[str, Any] | None, payload: 
         )
 
 
+def _check_media_owner(media: dict[str, Any] | None, tenant_id: UUID) -> None:
+    """A message may only carry a file of its own organization (keys are ``<visibility>/<tenant>/...``)."""
+    if not media or not media.get("key"):
+        return
+    key = str(media["key"])
+    if not (key.startswith(f"private/{tenant_id}/") or key.startswith(f"public/{tenant_id}/")):
+        raise ValidationFailed(
+            "This file is not one of this organization's.", errors=[{"field": "media", "message": "foreign"}]
+        )
+
+
 class InboxService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -278,6 +293,7 @@ class InboxService:
         """Store an inbound message; ``(message, False)`` when this channel already had that provider id."""
         _check_content(inbound.kind, inbound.body or "-", inbound.media, inbound.payload)
         channel = await self.channel(inbound.channel_id)
+        _check_media_owner(inbound.media, channel.tenant_id)
         # One delivery at a time per channel and sender: repeated deliveries wait, then find the message.
         await identity_lock(self.session, channel.id, inbound.identity.kind, inbound.identity.address)
         if inbound.provider_message_id:
@@ -510,12 +526,35 @@ class InboxService:
         ).first()
         if recent is not None:
             return
-        body = settings.out_of_hours_message.strip() or gettext(
-            "Hello! We are closed right now. We read every message and will answer as soon as we are back."
+        body = settings.out_of_hours_message.strip() or await self.customer_text(
+            conversation,
+            N_("Hello! We are closed right now. We read every message and will answer as soon as we are back."),
         )
         await self.send(
             conversation.id, Outbound(body=body, payload={"auto": "out_of_hours"}), Sender.system(), locked=True
         )
+
+    async def customer_text(self, conversation: Conversation, msgid: str) -> str:
+        """``msgid`` in the customer's language (the contact's, else the organization's), not the reader's.
+
+        Automatic messages go to the customer, often from a webhook or a job where no request chose a
+        language.
+        """
+        from kernel.i18n.catalogs import Translator
+        from kernel.runtime import current_kernel
+
+        contact = await self.session.get(Contact, conversation.contact_id)
+        language = contact.language if contact and contact.language else None
+        if language is None:
+            language = (
+                await self.session.execute(
+                    text("SELECT language FROM organizations WHERE id = :tenant"), {"tenant": conversation.tenant_id}
+                )
+            ).scalar_one_or_none()
+        catalogs = current_kernel().state.get("catalogs")
+        if catalogs is None:
+            return gettext(msgid)
+        return Translator(catalogs=catalogs, language=language or "pt-BR", domains=("inbox",)).gettext(msgid)
 
     # -- outbound ----------------------------------------------------------------------------------
 
@@ -528,6 +567,7 @@ class InboxService:
         """
         _check_content(outbound.kind, outbound.body, outbound.media, outbound.payload)
         conversation = await self.get(conversation_id, lock=not locked)
+        _check_media_owner(outbound.media, conversation.tenant_id)
         state = _state(conversation)
         if sender.kind == "agent" and not outbound.private and not ai_may_reply(state, sender.agent_id):
             raise AIReplyRefused("The AI may not reply: %(reason)s.", reason=self._silence_reason(state))
@@ -573,11 +613,13 @@ class InboxService:
         await self.session.flush()
         await emit(self.session, events.MESSAGE_SENT, _message_facts(message, conversation))
         if not outbound.private:
-            message_id = message.id
+            message_id, tenant_id = message.id, conversation.tenant_id
 
             async def deliver() -> None:
                 try:
-                    await enqueue("inbox.deliver", key=f"deliver:{message_id}", message_id=str(message_id))
+                    await enqueue(
+                        "inbox.deliver", tenant_id=tenant_id, key=f"deliver:{message_id}", message_id=str(message_id)
+                    )
                 except RuntimeError:
                     # No queue in this process (a command-line seed): the sweep queues it within a minute.
                     log.info("inbox_delivery_deferred", message_id=str(message_id))
@@ -1060,7 +1102,9 @@ class InboxService:
             await self.send(
                 conversation.id,
                 Outbound(
-                    body=gettext("How would you rate this conversation? Answer from 1 (bad) to 5 (great)."),
+                    body=await self.customer_text(
+                        conversation, N_("How would you rate this conversation? Answer from 1 (bad) to 5 (great).")
+                    ),
                     payload={"auto": "csat"},
                 ),
                 Sender.system(),
@@ -1252,3 +1296,21 @@ async def list_conversations(
         .offset(offset)
     )
     return [(conversation, contact) for conversation, contact in rows.all()], total
+
+
+def may_handle(actor: Any, conversation: Conversation) -> bool:
+    """Whether ``actor`` may reply to, move or transfer ``conversation``.
+
+    The reply permission covers one's own conversations, the queue's and the AI's; someone else's
+    need ``inbox.conversation.assign`` (supervisors), so colleagues do not answer over each other.
+    """
+    if actor is not None and actor.can("inbox.conversation.assign"):
+        return True
+    if conversation.owner_kind != "person":
+        return True
+    return conversation.owner_user_id == getattr(actor, "user_id", None)
+
+
+def ensure_may_handle(actor: Any, conversation: Conversation) -> None:
+    if not may_handle(actor, conversation):
+        raise Forbidden("This conversation belongs to someone else: ask a supervisor to transfer it.")

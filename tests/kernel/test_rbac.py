@@ -34,6 +34,13 @@ PUBLIC_ROUTES = {
     "/api/v1/auth/invitations/accept",
     "/api/v1/auth/password-reset",
     "/api/v1/auth/password-reset/confirm",
+    # The web chat widget's visitors: found by the channel's unguessable key, then by a signed visitor token.
+    "/api/v1/inbox/webchat/{public_key:str}/config",
+    "/api/v1/inbox/webchat/{public_key:str}/sessions",
+    "/api/v1/inbox/webchat/{public_key:str}/messages",
+    "/api/v1/inbox/webchat/{public_key:str}/attachments",
+    "/api/v1/inbox/webchat/{public_key:str}/files/{message_id:uuid}",
+    "/api/v1/inbox/webchat/{public_key:str}/csat",
 }
 
 

@@ -405,3 +405,32 @@ async def test_the_answer_to_the_rating_request_is_recorded_without_reopening(te
     later, _ = await receive(tenant.tenant_id, channel_id, "visitor-csat", "Ah, e outra coisa: 5 pares de meia")
     assert later.conversation_id == conversation_id
     assert (await conversation(tenant.tenant_id, conversation_id)).resolved_at is None
+
+
+async def test_a_message_cannot_carry_another_organizations_file(tenant, make_tenant, atendai_client):
+    other = await make_tenant(seed=False)
+    channel_id = await webchat_of(tenant.tenant_id)
+    message, _ = await receive(tenant.tenant_id, channel_id, "visitor-file", "Segue o comprovante")
+    foreign = {"key": f"private/{other.tenant_id}/inbox/comprovante.pdf", "content_type": "application/pdf"}
+    refused = await atendai_client.post(
+        f"{API}/conversations/{message.conversation_id}/messages",
+        json={"kind": "document", "media": foreign},
+        headers=tenant.headers,
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["message"] == "foreign"
+
+
+async def test_automatic_messages_speak_the_customers_language_without_a_request(make_tenant):
+    tenant = await make_tenant(seed=False)
+    await set_inbox_settings(tenant.tenant_id, business_hours={"week": {}})
+    channel_id = await webchat_of(tenant.tenant_id)
+    message, _ = await receive(tenant.tenant_id, channel_id, "visitor-lang", "Oi")
+    async with tenant_session(tenant.tenant_id) as session:
+        notice = (
+            await session.execute(
+                select(Message).where(
+                    Message.conversation_id == message.conversation_id, Message.sender_kind == "system"
+                )
+            )
+        ).scalar_one()
+    assert notice.body.startswith("Olá! No momento estamos fora do horário"), notice.body
