@@ -381,6 +381,15 @@ async def conversation_action(
         elif action == "priority":
             await inbox.update(conversation_id, priority=form.get("priority"))
             message = gettext("Priority changed.")
+        elif action == "snooze":
+            hours = {"1": 1, "4": 4, "24": 24, "72": 72}.get(form.get("hours") or "")
+            until = datetime.now(UTC) + timedelta(hours=hours) if hours else None
+            await inbox.update(conversation_id, snoozed_until=until)
+            message = (
+                gettext("Snoozed: it comes back by itself, or when the customer writes.")
+                if until
+                else gettext("No longer snoozed.")
+            )
         elif action == "tags":
             tags = [t.strip() for t in (form.get("tags") or "").split(",") if t.strip()]
             await inbox.update(conversation_id, tags=tags)

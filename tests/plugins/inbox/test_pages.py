@@ -128,6 +128,13 @@ async def test_actions_pause_resolve_and_reopen_from_the_side_panel(page_client,
             assert 'id="inbox-conversation-side"' in response.text
             async with tenant_session(seeded.tenant_id) as session:
                 assert check(await session.get(Conversation, message.conversation_id)), action
+        snoozed = await client.post(url, data={"action": "snooze", "hours": "4"}, headers=HTMX)
+        assert snoozed.status_code == 200
+        async with tenant_session(seeded.tenant_id) as session:
+            assert (await session.get(Conversation, message.conversation_id)).snoozed_until is not None
+        await client.post(url, data={"action": "snooze", "hours": "0"}, headers=HTMX)
+        async with tenant_session(seeded.tenant_id) as session:
+            assert (await session.get(Conversation, message.conversation_id)).snoozed_until is None
         unknown = await client.post(url, data={"action": "explode"}, headers=HTMX)
         assert "Ação desconhecida" in unknown.headers.get("hx-trigger", "").encode().decode("unicode_escape")
 
