@@ -929,12 +929,22 @@ class InboxService:
         previous = _owner(conversation)
         summary = summary.strip()[:8000]
         by_user = by.user_id if by.kind == "person" else None
+        forward_to: Channel | None = None
         if to_kind == "destination":
             if not destination or not destination.strip():
                 raise ValidationFailed(
                     "Give the destination.", errors=[{"field": "destination", "message": "required"}]
                 )
-            record_to_id = None
+            if to_id is None:
+                raise ValidationFailed(
+                    "Choose the channel that delivers it.", errors=[{"field": "to_id", "message": "required"}]
+                )
+            forward_to = await self.channel(to_id)
+            if not forward_to.active:
+                raise ValidationFailed(
+                    "This channel is switched off.", errors=[{"field": "to_id", "message": "inactive"}]
+                )
+            record_to_id = forward_to.id
         else:
             target = await self._target(to_kind, to_id)
             if target.kind is OwnerKind.TEAM:
@@ -970,6 +980,8 @@ class InboxService:
             Sender.system(),
             locked=True,
         )
+        if forward_to is not None:
+            await self._forward(forward_to, record.destination or "", conversation, summary, record.reason)
         await emit(
             self.session,
             events.CONVERSATION_TRANSFERRED,
@@ -994,6 +1006,31 @@ class InboxService:
             after={"to_kind": to_kind, "to_id": str(to_id) if to_id else None, "reason": record.reason},
         )
         return record
+
+    async def _forward(
+        self, channel: Channel, destination: str, conversation: Conversation, summary: str, reason: str
+    ) -> Message:
+        """Send the case to an address of another channel (a WhatsApp number or group), as a new thread there.
+
+        The address becomes a contact of that channel (a phone in E.164 when it reads as one), and the
+        summary goes out through the channel's adapter like any reply, with its retries.
+        """
+        from plugins.inbox.phones import canonical_phone, normalize_phone
+
+        address = destination.strip()
+        phone = normalize_phone(address) if channel.kind == "whatsapp" and "@" not in address else None
+        identity = Identity(channel.kind, canonical_phone(phone) if phone else address, "")
+        contact, record, _created = await ContactService(self.session).resolve(identity, phone=phone)
+        forwarded, new = await self._conversation_for(channel, contact, record, datetime.now(UTC))
+        if new:
+            # A case sent to colleagues is for people: the channel's AI agent does not answer there.
+            forwarded.ai_paused = True
+        header = await self.customer_text(forwarded, N_("Conversation #%(number)s was forwarded to you."))
+        lines = [header % {"number": conversation.number}]
+        if reason:
+            lines.append(reason)
+        lines.append(summary)
+        return await self.send(forwarded.id, Outbound(body="\n\n".join(lines)[:MAX_BODY]), Sender.system(), locked=True)
 
     async def _notify_transfer(self, conversation: Conversation, record: Transfer) -> None:
         user_ids: list[UUID] = []

@@ -229,7 +229,15 @@ async def _conversation_context(
         )
     ).scalars()
     channel = await inbox.channel(conversation.channel_id)
+    forward_channels = list(
+        (
+            await session.execute(
+                select(Channel).where(Channel.active.is_(True), Channel.kind != "webchat").order_by(Channel.name)
+            )
+        ).scalars()
+    )
     return {
+        "forward_channels": forward_channels,
         "conversation": conversation,
         "contact": contact,
         "identities": await ContactService(session).identities(contact.id),
@@ -423,7 +431,7 @@ async def transfer_submit(
     user_id = _user_id(request)
     inbox = await _checked(request, db_session, conversation_id)
     try:
-        if kind not in ("person", "team", "none", "agent"):
+        if kind not in ("person", "team", "none", "agent", "destination"):
             raise ValidationFailed(
                 "Choose who takes the conversation.", errors=[{"field": "target", "message": "required"}]
             )
@@ -433,6 +441,7 @@ async def transfer_submit(
             _uuid(raw_id),
             reason=form.get("reason") or "",
             summary=form.get("summary") or None,
+            destination=form.get("destination") or None,
             by=Sender.person(user_id) if user_id else Sender.system(),
         )
     except (ValidationFailed, Conflict) as exc:

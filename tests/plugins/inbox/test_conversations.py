@@ -434,3 +434,42 @@ async def test_automatic_messages_speak_the_customers_language_without_a_request
             )
         ).scalar_one()
     assert notice.body.startswith("Olá! No momento estamos fora do horário"), notice.body
+
+
+async def test_a_transfer_to_another_channels_address_delivers_the_summary_there(tenant, atendai_client):
+    channel_id = await webchat_of(tenant.tenant_id)
+    message, _ = await receive(tenant.tenant_id, channel_id, "visitor-forward", "Quero cancelar o pedido 9910")
+    sent = await atendai_client.post(
+        f"{API}/conversations/{message.conversation_id}/transfer",
+        json={
+            "to_kind": "destination",
+            "to_id": str(channel_id),
+            "destination": "supervisors-room",
+            "reason": "Cancelamento",
+            "summary": "Cliente quer cancelar o pedido 9910.",
+        },
+        headers=tenant.headers,
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json()["destination"] == "supervisors-room"
+    async with tenant_session(tenant.tenant_id) as session:
+        forwarded = (
+            await session.execute(
+                select(Message)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Contact, Contact.id == Conversation.contact_id)
+                .where(
+                    Message.sender_kind == "system",
+                    Message.body.contains("9910"),
+                    Conversation.id != message.conversation_id,
+                )
+            )
+        ).scalar_one()
+        assert forwarded.body.startswith("A conversa #") and "Cancelamento" in forwarded.body
+        assert (await session.get(Conversation, forwarded.conversation_id)).ai_paused
+    missing = await atendai_client.post(
+        f"{API}/conversations/{message.conversation_id}/transfer",
+        json={"to_kind": "destination", "destination": "x"},
+        headers=tenant.headers,
+    )
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "to_id"
