@@ -88,12 +88,21 @@ class WebChatAdapter:
         from kernel.runtime import current_kernel
 
         kernel = current_kernel()
-        published = publish(
-            kernel,
-            message.tenant_id,
-            webchat_topic(message.to_address),
-            {"type": "message", "message_id": str(message.message_id), "conversation_id": str(message.conversation_id)},
-        )
+        try:
+            published = publish(
+                kernel,
+                message.tenant_id,
+                webchat_topic(message.to_address),
+                {
+                    "type": "message",
+                    "message_id": str(message.message_id),
+                    "conversation_id": str(message.conversation_id),
+                },
+            )
+        except RuntimeError:
+            # No real-time channels in this process (a command such as `atendai demo`): the widget
+            # fetches the message when it next connects.
+            published = False
         # The visitor reads the message through the widget's API; the id is our own.
         return Sent(provider_message_id=str(message.message_id), status="delivered" if published else "sent")
 
