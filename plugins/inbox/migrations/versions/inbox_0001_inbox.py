@@ -17,7 +17,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from kernel.db.ddl import base_columns, tenant_column
+from kernel.db.ddl import base_columns, foreign_key, id_column, tenant_column
 from kernel.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "inbox_0001"
@@ -40,19 +40,6 @@ TABLES = (
 )
 
 
-def _id() -> sa.Column:
-    return sa.Column("id", GUID(length=16), primary_key=True)
-
-
-def _fk(table: str, column: str, target: str, *, nullable: bool = False, ondelete: str | None = "CASCADE") -> sa.Column:
-    return sa.Column(
-        column,
-        GUID(length=16),
-        sa.ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}", ondelete=ondelete),
-        nullable=nullable,
-    )
-
-
 def _when(name: str, *, nullable: bool = True) -> sa.Column:
     return sa.Column(name, DateTimeUTC(timezone=True), nullable=nullable)
 
@@ -65,7 +52,7 @@ def upgrade() -> None:
     table = "inbox_contacts"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("phones", ARRAY(sa.String(20)), nullable=False),
@@ -74,7 +61,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(5), nullable=True),
         sa.Column("tags", ARRAY(sa.String(60)), nullable=False),
         sa.Column("attributes", JSONB(), nullable=False),
-        _fk(table, "merged_into_id", "inbox_contacts", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "merged_into_id", "inbox_contacts", nullable=True, ondelete="SET NULL"),
         _when("erased_at"),
         _when("last_seen_at"),
         *base_columns(),
@@ -89,9 +76,9 @@ def upgrade() -> None:
     table = "inbox_contact_identities"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "contact_id", "inbox_contacts"),
+        foreign_key(table, "contact_id", "inbox_contacts"),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("address", sa.String(200), nullable=False),
         sa.Column("display", sa.String(200), nullable=False),
@@ -104,7 +91,7 @@ def upgrade() -> None:
     table = "inbox_teams"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("name", sa.String(80), nullable=False),
         sa.Column("assignment", sa.String(12), nullable=False),
@@ -119,10 +106,10 @@ def upgrade() -> None:
     table = "inbox_team_members"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "team_id", "inbox_teams"),
-        _fk(table, "user_id", "users"),
+        foreign_key(table, "team_id", "inbox_teams"),
+        foreign_key(table, "user_id", "users"),
         sa.Column("capacity", sa.SmallInteger(), nullable=True),
         sa.Column("available", sa.Boolean(), nullable=False),
         *base_columns(),
@@ -134,14 +121,14 @@ def upgrade() -> None:
     table = "inbox_channels"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("public_key", sa.String(40), nullable=False),
         sa.Column("settings", JSONB(), nullable=False),
-        _fk(table, "team_id", "inbox_teams", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "team_id", "inbox_teams", nullable=True, ondelete="SET NULL"),
         sa.Column("agent_id", GUID(length=16), nullable=True),
         *base_columns(),
         sa.UniqueConstraint("public_key", name=op.f("uq_inbox_channels_public_key")),
@@ -151,7 +138,7 @@ def upgrade() -> None:
     table = "inbox_stages"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("name", sa.String(60), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),
@@ -164,7 +151,7 @@ def upgrade() -> None:
     table = "inbox_conversation_counters"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("last_number", sa.BigInteger(), nullable=False),
         *base_columns(),
@@ -175,17 +162,17 @@ def upgrade() -> None:
     table = "inbox_conversations"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("number", sa.BigInteger(), nullable=False),
-        _fk(table, "channel_id", "inbox_channels"),
-        _fk(table, "contact_id", "inbox_contacts"),
-        _fk(table, "identity_id", "inbox_contact_identities", nullable=True, ondelete="SET NULL"),
-        _fk(table, "stage_id", "inbox_stages", ondelete=None),
+        foreign_key(table, "channel_id", "inbox_channels"),
+        foreign_key(table, "contact_id", "inbox_contacts"),
+        foreign_key(table, "identity_id", "inbox_contact_identities", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "stage_id", "inbox_stages", ondelete=None),
         sa.Column("owner_kind", sa.String(8), nullable=False),
-        _fk(table, "owner_user_id", "users", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "owner_user_id", "users", nullable=True, ondelete="SET NULL"),
         sa.Column("owner_agent_id", GUID(length=16), nullable=True),
-        _fk(table, "team_id", "inbox_teams", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "team_id", "inbox_teams", nullable=True, ondelete="SET NULL"),
         sa.Column("ai_paused", sa.Boolean(), nullable=False),
         sa.Column("priority", sa.String(6), nullable=False),
         sa.Column("tags", ARRAY(sa.String(60)), nullable=False),
@@ -222,13 +209,13 @@ def upgrade() -> None:
     table = "inbox_messages"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "conversation_id", "inbox_conversations"),
-        _fk(table, "channel_id", "inbox_channels"),
+        foreign_key(table, "conversation_id", "inbox_conversations"),
+        foreign_key(table, "channel_id", "inbox_channels"),
         sa.Column("direction", sa.String(3), nullable=False),
         sa.Column("sender_kind", sa.String(7), nullable=False),
-        _fk(table, "sender_user_id", "users", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "sender_user_id", "users", nullable=True, ondelete="SET NULL"),
         sa.Column("sender_agent_id", GUID(length=16), nullable=True),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -238,7 +225,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(9), nullable=False),
         sa.Column("error", sa.String(300), nullable=True),
         sa.Column("provider_message_id", sa.String(200), nullable=True),
-        _fk(table, "reply_to_id", "inbox_messages", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "reply_to_id", "inbox_messages", nullable=True, ondelete="SET NULL"),
         _when("sent_at"),
         _when("delivered_at"),
         _when("read_at"),
@@ -260,9 +247,9 @@ def upgrade() -> None:
     table = "inbox_transfers"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "conversation_id", "inbox_conversations"),
+        foreign_key(table, "conversation_id", "inbox_conversations"),
         sa.Column("from_kind", sa.String(8), nullable=False),
         sa.Column("from_id", GUID(length=16), nullable=True),
         sa.Column("to_kind", sa.String(11), nullable=False),
@@ -281,12 +268,12 @@ def upgrade() -> None:
     table = "inbox_canned_responses"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("shortcut", sa.String(40), nullable=False),
         sa.Column("title", sa.String(120), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        _fk(table, "team_id", "inbox_teams", nullable=True),
+        foreign_key(table, "team_id", "inbox_teams", nullable=True),
         sa.Column("created_by", GUID(length=16), nullable=True),
         *base_columns(),
         sa.UniqueConstraint("tenant_id", "shortcut", name=op.f("uq_inbox_canned_responses_tenant_id")),

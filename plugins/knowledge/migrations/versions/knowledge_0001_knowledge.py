@@ -18,7 +18,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from kernel.db.ddl import base_columns, tenant_column
+from kernel.db.ddl import base_columns, foreign_key, id_column, tenant_column
 from kernel.db.rls import disable_tenant_rls, enable_tenant_rls
 
 revision = "knowledge_0001"
@@ -43,19 +43,6 @@ VECTOR_DIMS = (256, 384, 512, 768, 1024, 1536)
 HALFVEC_DIMS = (3072,)
 
 
-def _id() -> sa.Column:
-    return sa.Column("id", GUID(length=16), primary_key=True)
-
-
-def _fk(table: str, column: str, target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> sa.Column:
-    return sa.Column(
-        column,
-        GUID(length=16),
-        sa.ForeignKey(f"{target}.id", name=f"fk_{table}_{column}_{target}", ondelete=ondelete),
-        nullable=nullable,
-    )
-
-
 def _by_language(*parts: tuple[str, str]) -> str:
     """A tsvector of weighted ``(expression, weight)`` parts in the row's language configuration."""
 
@@ -76,7 +63,7 @@ def upgrade() -> None:
     table = "knowledge_collections"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
@@ -99,9 +86,9 @@ def upgrade() -> None:
     table = "knowledge_categories"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
         sa.Column("name", sa.String(120), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         *base_columns(),
@@ -112,10 +99,10 @@ def upgrade() -> None:
     table = "knowledge_sources"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
-        _fk(table, "category_id", "knowledge_categories", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "category_id", "knowledge_categories", nullable=True, ondelete="SET NULL"),
         sa.Column("url", sa.String(2000), nullable=False),
         sa.Column("mode", sa.String(10), nullable=False),
         sa.Column("page_limit", sa.Integer(), nullable=False),
@@ -135,11 +122,11 @@ def upgrade() -> None:
     table = "knowledge_documents"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
-        _fk(table, "category_id", "knowledge_categories", nullable=True, ondelete="SET NULL"),
-        _fk(table, "source_id", "knowledge_sources", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "category_id", "knowledge_categories", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "source_id", "knowledge_sources", nullable=True, ondelete="SET NULL"),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("kind", sa.String(10), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -151,7 +138,7 @@ def upgrade() -> None:
         sa.Column("etag", sa.String(300), nullable=True),
         sa.Column("last_modified", sa.String(100), nullable=True),
         sa.Column("language", sa.String(2), nullable=False),
-        _fk(table, "translated_from_id", "knowledge_documents", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "translated_from_id", "knowledge_documents", nullable=True, ondelete="SET NULL"),
         sa.Column("status", sa.String(12), nullable=False),
         sa.Column("progress", sa.SmallInteger(), nullable=False),
         sa.Column("error_code", sa.String(40), nullable=True),
@@ -186,9 +173,9 @@ def upgrade() -> None:
     table = "knowledge_document_versions"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "document_id", "knowledge_documents"),
+        foreign_key(table, "document_id", "knowledge_documents"),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
@@ -204,10 +191,10 @@ def upgrade() -> None:
     table = "knowledge_chunks"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
-        _fk(table, "document_id", "knowledge_documents"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "document_id", "knowledge_documents"),
         sa.Column("category_id", GUID(length=16), nullable=True),
         sa.Column("ordinal", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
@@ -233,9 +220,9 @@ def upgrade() -> None:
     table = "knowledge_terms"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
         sa.Column("lexeme", sa.Text(), nullable=False),
         sa.Column("df", sa.Integer(), nullable=False),
         *base_columns(),
@@ -247,14 +234,14 @@ def upgrade() -> None:
     table = "knowledge_faqs"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections"),
+        foreign_key(table, "collection_id", "knowledge_collections"),
         sa.Column("question", sa.String(500), nullable=False),
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("origin", sa.String(12), nullable=False),
-        _fk(table, "document_id", "knowledge_documents", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "document_id", "knowledge_documents", nullable=True, ondelete="SET NULL"),
         sa.Column("language", sa.String(2), nullable=False),
         sa.Column("embedding_dims", sa.SmallInteger(), nullable=True),
         sa.Column("hit_count", sa.Integer(), nullable=False),
@@ -278,9 +265,9 @@ def upgrade() -> None:
     table = "knowledge_unanswered"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "collection_id", "knowledge_collections", nullable=True, ondelete="SET NULL"),
+        foreign_key(table, "collection_id", "knowledge_collections", nullable=True, ondelete="SET NULL"),
         sa.Column("question", sa.String(500), nullable=False),
         sa.Column("normalized", sa.String(500), nullable=False),
         sa.Column("times", sa.Integer(), nullable=False),
@@ -294,7 +281,7 @@ def upgrade() -> None:
     table = "knowledge_products"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("sku", sa.String(80), nullable=True),
@@ -324,10 +311,10 @@ def upgrade() -> None:
     table = "knowledge_product_documents"
     op.create_table(
         table,
-        _id(),
+        id_column(),
         tenant_column(table),
-        _fk(table, "product_id", "knowledge_products"),
-        _fk(table, "document_id", "knowledge_documents"),
+        foreign_key(table, "product_id", "knowledge_products"),
+        foreign_key(table, "document_id", "knowledge_documents"),
         *base_columns(),
         sa.UniqueConstraint("product_id", "document_id", name=op.f("uq_knowledge_product_documents_product_id")),
     )
