@@ -41,6 +41,7 @@ from plugins.inbox.permissions import (
 )
 from plugins.inbox.search import search_history
 from plugins.inbox.services import (
+    COUNT_CAP,
     ConversationFilters,
     Inbound,
     InboxService,
@@ -145,8 +146,10 @@ class ConversationOut(msgspec.Struct):
 class ConversationPage(msgspec.Struct):
     items: list[ConversationOut]
     total: int
+    """How many match, up to 1,000; with ``total_capped`` there are more."""
     limit: int
     offset: int
+    total_capped: bool = False
 
 
 class MessageOut(msgspec.Struct):
@@ -338,7 +341,11 @@ class ConversationsController(Controller):
         )
         rows, total = await list_conversations(db_session, filters, limit=limit, offset=offset)
         return ConversationPage(
-            items=[ConversationOut.of(c, contact) for c, contact in rows], total=total, limit=limit, offset=offset
+            items=[ConversationOut.of(c, contact) for c, contact in rows],
+            total=min(total, COUNT_CAP),
+            limit=limit,
+            offset=offset,
+            total_capped=total > COUNT_CAP,
         )
 
     async def _out(self, session: AsyncSession, conversation: Conversation) -> ConversationOut:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, literal_column, or_, select, text, update
+from sqlalchemy import and_, delete, func, literal_column, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kernel.sdk import NotFound, ValidationFailed, after_commit, audit, emit, storage
@@ -158,7 +158,8 @@ class ContactService:
                 contact.name = (name or identity.display)[:200]
             contact.last_seen_at = now
             return contact, found, False
-        phones = [canonical_phone(p) for p in [phone] if p and normalize_phone(p)]
+        normalized = normalize_phone(phone) if phone else None
+        phones = [canonical_phone(normalized)] if normalized else []
         emails = [e.strip().lower() for e in [email] if e and EMAIL.match(e.strip())]
         contact = await self._registered(phones, emails)
         created = contact is None
@@ -181,26 +182,44 @@ class ContactService:
         )
         self.session.add(record)
         await self.session.flush()
+        await self._attach_all(contact)
         if created:
             await emit(self.session, CONTACT_CREATED, _changed(contact))
         return contact, record, created
 
     async def _registered(self, phones: list[str], emails: list[str]) -> Contact | None:
-        """A live contact that already has one of these phones or e-mails."""
-        if not phones and not emails:
+        """A live contact that already has one of these phones or e-mails.
+
+        Looked up through their identities (``whatsapp`` for a phone, ``email``), whose unique index
+        serves the lookup under row-level security; the contact's own arrays would need a scan.
+        """
+        wanted = [("whatsapp", phone) for phone in phones] + [("email", address) for address in emails]
+        if not wanted:
             return None
-        clauses = []
-        if phones:
-            clauses.append(Contact.phones.overlap(phones))
-        if emails:
-            clauses.append(Contact.emails.overlap(emails))
-        row = await self.session.execute(
+        rows = await self.session.execute(
             select(Contact)
-            .where(or_(*clauses), Contact.merged_into_id.is_(None), Contact.erased_at.is_(None))
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .where(
+                or_(
+                    *(
+                        and_(ContactIdentity.kind == kind, ContactIdentity.address == address)
+                        for kind, address in wanted
+                    )
+                ),
+                Contact.merged_into_id.is_(None),
+                Contact.erased_at.is_(None),
+            )
             .order_by(Contact.created_at)
             .limit(1)
         )
-        return row.scalar_one_or_none()
+        return rows.scalar_one_or_none()
+
+    async def _attach_all(self, contact: Contact) -> None:
+        """Identities for the contact's phones and e-mails, so other channels find the same person."""
+        for number in contact.phones or []:
+            await self._attach(contact, Identity("whatsapp", number))
+        for address in contact.emails or []:
+            await self._attach(contact, Identity("email", address))
 
     async def create(
         self,
@@ -229,8 +248,7 @@ class ContactService:
             )
         self.session.add(contact)
         await self.session.flush()
-        for number in contact.phones:
-            await self._attach(contact, Identity("whatsapp", number))
+        await self._attach_all(contact)
         await emit(self.session, CONTACT_CREATED, _changed(contact))
         await audit(
             self.session,
@@ -263,10 +281,10 @@ class ContactService:
             contact.name = " ".join((changes["name"] or "").split())[:200]
         if "phones" in changes:
             contact.phones = clean_phones(changes["phones"] or [])
-            for number in contact.phones:
-                await self._attach(contact, Identity("whatsapp", number))
         if "emails" in changes:
             contact.emails = clean_emails(changes["emails"] or [])
+        if "phones" in changes or "emails" in changes:
+            await self._attach_all(contact)
         if "tags" in changes:
             contact.tags = clean_tags(changes["tags"] or [])
         if "language" in changes:

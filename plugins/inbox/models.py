@@ -156,9 +156,18 @@ class Conversation(TenantScoped, Base):
     __tablename__ = "inbox_conversations"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        Index("ix_inbox_conversations_board", "tenant_id", "stage_id", "last_message_at"),
         Index("ix_inbox_conversations_contact", "tenant_id", "contact_id", "channel_id"),
-        {"info": {"migration_only": ("ix_inbox_conversations_waiting", "ix_inbox_conversations_owner")}},
+        {
+            "info": {
+                # Descending and partial indexes, written in the migrations.
+                "migration_only": (
+                    "ix_inbox_conversations_waiting",
+                    "ix_inbox_conversations_owner",
+                    "ix_inbox_conversations_board",
+                    "ix_inbox_conversations_recent",
+                )
+            }
+        },
     )
 
     number: Mapped[int] = mapped_column(BigInteger)
@@ -203,7 +212,16 @@ class Message(TenantScoped, Base):
     __tablename__ = "inbox_messages"
     __table_args__ = (
         Index("ix_inbox_messages_conversation", "conversation_id", "created_at"),
-        {"info": {"migration_only": ("tsv", "ix_inbox_messages_tsv", "ix_inbox_messages_provider")}},
+        {
+            "info": {
+                "migration_only": (
+                    "tsv",
+                    "ix_inbox_messages_tsv",
+                    "ix_inbox_messages_provider",
+                    "ix_inbox_messages_tenant_created",
+                )
+            }
+        },
     )
 
     conversation_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("inbox_conversations.id", ondelete="CASCADE"))

@@ -35,6 +35,7 @@ from kernel.sdk import (
     gettext,
     load_plugin_settings,
     notify,
+    require_tenant_id,
 )
 from plugins.inbox import events
 from plugins.inbox.contacts import ContactService, Identity, identity_lock
@@ -47,6 +48,7 @@ from plugins.inbox.summary import Turn, summarize
 from plugins.inbox.teams import TeamService
 
 __all__ = [
+    "COUNT_CAP",
     "MESSAGE_KINDS",
     "AIReplyRefused",
     "ConversationFilters",
@@ -1293,21 +1295,33 @@ class ConversationFilters:
     contact_id: UUID | None = None
 
 
+COUNT_CAP = 1000
+"""Lists count their conversations up to this many; a larger list says "more than" (an exact count of
+half a million resolved conversations costs seconds, and nobody pages that far)."""
+
+
 async def list_conversations(
     session: AsyncSession, filters: ConversationFilters, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[tuple[Conversation, Contact]], int]:
-    """Conversations with their contacts, most recent activity first."""
-    statement = select(Conversation, Contact).join(Contact, Contact.id == Conversation.contact_id)
+    """Conversations with their contacts, most recent activity first, and how many match.
+
+    The count goes up to :data:`COUNT_CAP` + 1 (meaning "more than the cap"). The page's ids are
+    chosen on the conversations alone (an index walk on ``(tenant_id, last_message_at)``), then joined
+    to their contacts; each list is planned for its own values (a generic plan reads every contact).
+    """
+    tenant_id = require_tenant_id()
     now = datetime.now(UTC)
+    # The tenant in the statement itself: the policy alone is never an index condition.
+    conditions: list[Any] = [Conversation.tenant_id == tenant_id]
     if filters.status == "open":
-        statement = statement.where(
+        conditions += [
             Conversation.resolved_at.is_(None),
             or_(Conversation.snoozed_until.is_(None), Conversation.snoozed_until <= now),
-        )
+        ]
     elif filters.status == "resolved":
-        statement = statement.where(Conversation.resolved_at.is_not(None))
+        conditions.append(Conversation.resolved_at.is_not(None))
     elif filters.status == "snoozed":
-        statement = statement.where(Conversation.resolved_at.is_(None), Conversation.snoozed_until > now)
+        conditions += [Conversation.resolved_at.is_(None), Conversation.snoozed_until > now]
     for column, value in (
         (Conversation.stage_id, filters.stage_id),
         (Conversation.owner_kind, filters.owner_kind),
@@ -1318,21 +1332,34 @@ async def list_conversations(
         (Conversation.contact_id, filters.contact_id),
     ):
         if value is not None:
-            statement = statement.where(column == value)
+            conditions.append(column == value)
     if filters.tag:
-        statement = statement.where(Conversation.tags.contains([filters.tag.strip().lower()]))
+        conditions.append(Conversation.tags.contains([filters.tag.strip().lower()]))
     if filters.waiting_minutes is not None:
-        statement = statement.where(
+        conditions += [
             Conversation.waiting_since.is_not(None),
             Conversation.waiting_since <= now - timedelta(minutes=filters.waiting_minutes),
-        )
-    total = (await session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
-    rows = await session.execute(
-        statement.order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
+        ]
+    await session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    counted = select(Conversation.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+    total = (await session.execute(select(func.count()).select_from(counted))).scalar_one()
+    page = (
+        select(Conversation.id)
+        .where(*conditions)
+        .order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return [(conversation, contact) for conversation, contact in rows.all()], total
+    ids = list((await session.execute(page)).scalars())
+    if not ids:
+        return [], total
+    rows = await session.execute(
+        select(Conversation, Contact)
+        .join(Contact, Contact.id == Conversation.contact_id)
+        .where(Conversation.id.in_(ids))
+    )
+    by_id = {conversation.id: (conversation, contact) for conversation, contact in rows.all()}
+    return [by_id[i] for i in ids if i in by_id], total
 
 
 def may_handle(actor: Any, conversation: Conversation) -> bool:

@@ -27,6 +27,7 @@ from plugins.inbox.contacts import ContactService
 from plugins.inbox.models import CannedResponse, Channel, Conversation, Transfer
 from plugins.inbox.permissions import ASSIGN, BOARD, HISTORY, READ, REPLY, TEAMS
 from plugins.inbox.services import (
+    COUNT_CAP,
     ConversationFilters,
     InboxService,
     Outbound,
@@ -191,9 +192,10 @@ async def list_page(request: Request[Any, Any, Any], db_session: NamedDependency
     rows, total = await list_conversations(db_session, filters, limit=per_page, offset=(page_number - 1) * per_page)
     context = {
         "rows": rows,
-        "total": total,
+        "total": min(total, COUNT_CAP),
+        "total_capped": total > COUNT_CAP,
         "page": page_number,
-        "pages": max(1, -(-total // per_page)),
+        "pages": max(1, -(-min(total, COUNT_CAP) // per_page)) + (1 if total > COUNT_CAP else 0),
         "filters": chosen,
         "status": status,
         "stages": await StageService(db_session).list(),

@@ -473,3 +473,23 @@ async def test_a_transfer_to_another_channels_address_delivers_the_summary_there
         headers=tenant.headers,
     )
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "to_id"
+
+
+async def test_a_channel_finds_the_contact_registered_with_that_phone_or_email(tenant, atendai_client):
+    from plugins.inbox.contacts import ContactService, Identity
+
+    created = await atendai_client.post(
+        f"{API}/contacts",
+        json={"name": "Bia", "phones": ["+55 21 99876-5432"], "emails": ["bia@example.com"]},
+        headers=tenant.headers,
+    )
+    contact_id = created.json()["id"]
+    async with tenant_session(tenant.tenant_id) as session:
+        by_phone, _, new_phone = await ContactService(session).resolve(
+            Identity("webchat", "visitor-bia-1"), phone="(21) 99876-5432"
+        )
+        by_email, _, new_email = await ContactService(session).resolve(
+            Identity("webchat", "visitor-bia-2"), email="BIA@example.com"
+        )
+        await session.commit()
+    assert str(by_phone.id) == str(by_email.id) == contact_id and not new_phone and not new_email
